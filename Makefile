@@ -1,0 +1,74 @@
+# fashion-classifier: `make run` to serve, `make test` for everything the tests need and the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+CASSANDRA := tools/cassandra/cassandra.sh
+HOST ?= 127.0.0.1
+PORT ?= 8987
+
+.PHONY: install install-dev run test lint format cassandra cassandra-stop test-cluster bench train evaluate clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# Stamps: reinstall only when pyproject.toml changes.
+$(VENV)/.serve: pyproject.toml | $(PY)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(PY)
+	$(PIP) install -e ".[train,dev]"
+	touch $@ $(VENV)/.serve
+
+install: $(VENV)/.serve  ## the app into .venv (no TensorFlow)
+
+install-dev: $(VENV)/.dev  ## the app, training and test tools
+
+run: install  ## serve on http://127.0.0.1:8987 with the embedded SQLite store
+	$(VENV)/bin/fashion-classifier serve --host $(HOST) --port $(PORT)
+
+lint: install-dev
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy src
+
+format: install-dev
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
+
+cassandra: install-dev  ## a local Cassandra 5.0 node on 127.0.0.1:9042, ready when this returns
+	PYTHON=$(abspath $(PY)) $(CASSANDRA) start
+
+cassandra-stop:
+	$(CASSANDRA) stop
+
+# The whole suite against a real Cassandra node that this target starts and stops again.
+test: install-dev lint
+	tools/system-deps.sh
+	PYTHON=$(abspath $(PY)) $(CASSANDRA) start
+	set +e; $(PY) -m pytest -m "not cluster" $(PYTEST_ARGS); status=$$?; \
+	  [ -n "$$KEEP_CASSANDRA" ] || $(CASSANDRA) stop; exit $$status
+
+# Failover on a 3-node cluster (heavy: about 5 GB of RAM); results go to docs/failover.md.
+test-cluster: install-dev
+	tools/system-deps.sh
+	$(CASSANDRA) stop
+	PYTHON=$(abspath $(PY)) $(CASSANDRA) start 3
+	set +e; $(PY) -m pytest -m cluster $(PYTEST_ARGS); status=$$?; $(CASSANDRA) stop; exit $$status
+
+bench: install-dev  ## benchmarks; tables and plots land in docs/benchmarks/
+	PYTHON=$(abspath $(PY)) $(CASSANDRA) start
+	$(PY) bench/model.py
+	$(PY) bench/service.py
+
+train: install-dev
+	$(VENV)/bin/fashion-classifier train
+
+evaluate: install
+	$(VENV)/bin/fashion-classifier evaluate
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Debian packages the test suite needs. As root (CI) they are installed; anyone else is told
+# the exact command, because we will not sudo on someone's machine behind their back.
+set -euo pipefail
+
+missing=()
+[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -eq 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || echo "apt-get update failed; trying the install with the cached package lists"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "The tests need these Debian packages: ${missing[*]}" >&2
+  echo "Install them with:  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
