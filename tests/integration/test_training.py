@@ -1,0 +1,90 @@
+"""Training on the real data files: loader, a short run whose loss falls, resume, ONNX parity."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fashion_classifier.training import data
+
+pytest.importorskip("tensorflow", reason="training needs the train extra: pip install -e '.[train]'")
+
+
+def test_idx_loader_reads_the_real_files() -> None:
+    dataset = data.load()
+    assert dataset.train.images.shape == (60_000, 28, 28)
+    assert dataset.test.images.shape == (10_000, 28, 28)
+    assert np.bincount(dataset.test.labels).tolist() == [1000] * 10
+    assert dataset.train.images.dtype == np.uint8
+    assert len(dataset.file_hashes()) == 4
+
+
+def test_validation_split_is_fixed_and_disjoint() -> None:
+    train = data.load().train
+    kept, held = data.train_validation_split(train, validation_size=5000, seed=42)
+    again, _ = data.train_validation_split(train, validation_size=5000, seed=42)
+    assert len(kept.labels) == 55_000 and len(held.labels) == 5000
+    np.testing.assert_array_equal(kept.labels, again.labels)
+
+
+def test_missing_data_names_the_debian_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data, "SYSTEM_DIR", tmp_path / "none")
+    monkeypatch.setattr(data, "KERAS_CACHE", tmp_path / "none")
+    monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
+    with pytest.raises(data.DatasetNotFound, match="apt-get install dataset-fashion-mnist"):
+        data.load(tmp_path)
+
+
+def test_truncated_idx_file_is_refused(tmp_path: Path) -> None:
+    source = data.SYSTEM_DIR / data.FILES["test_labels"]
+    broken = tmp_path / "broken-idx1-ubyte.gz"
+    broken.write_bytes(gzip.compress(gzip.decompress(source.read_bytes())[:500]))
+    with pytest.raises(ValueError, match="truncated"):
+        data.read_idx(broken)
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from fashion_classifier.training.train import TrainConfig, train
+
+    checkpoints = tmp_path_factory.mktemp("checkpoints")
+    config = TrainConfig(epochs=2, limit=3000, warmup_epochs=0)
+    return config, checkpoints, train(config, checkpoint_dir=checkpoints, verbose=0)
+
+
+def test_short_training_run_lowers_the_loss(short_run) -> None:  # type: ignore[no-untyped-def]
+    _, checkpoints, result = short_run
+    assert result.history["loss"][1] < result.history["loss"][0]
+    assert (checkpoints / "best.keras").is_file() and (checkpoints / "last.keras").is_file()
+
+
+def test_an_interrupted_run_resumes_after_its_last_epoch(short_run, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from fashion_classifier.training.train import STATE_FILE, train
+
+    config, checkpoints, _ = short_run
+    # Pretend the run stopped after epoch 1: only epoch 2 must run again.
+    state = json.loads((checkpoints / STATE_FILE).read_text())
+    state["epoch"] = 1
+    state["history"] = {key: values[:1] for key, values in state["history"].items()}
+    (checkpoints / STATE_FILE).write_text(json.dumps(state))
+    resumed = train(config, checkpoint_dir=checkpoints, verbose=0)
+    assert "resuming" in capsys.readouterr().out
+    assert len(resumed.history["loss"]) == 2
+    assert json.loads((checkpoints / STATE_FILE).read_text())["epoch"] == 2
+
+
+def test_onnx_export_matches_keras_on_the_whole_test_set(short_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fashion_classifier.inference import Classifier
+    from fashion_classifier.training.export import export_onnx, parity
+
+    _, _, result = short_run
+    classifier = Classifier.load(export_onnx(result.model, tmp_path / "model.onnx"))
+    check = parity(result.model, classifier, result.dataset.test.images)
+    assert check["images"] == 10_000
+    assert check["top1_agreement"] == 1.0
+    assert check["max_abs_probability_difference"] < 1e-4
