@@ -1,0 +1,194 @@
+"""Upload bytes -> checked picture -> the model's 1x28x28x1 float32 input.
+
+Fashion-MNIST shows a light garment on black, its longer side filling the 28x28 frame. Real
+uploads are product photos: dark or coloured garments on light backgrounds, any size, off-centre,
+transparent cut-outs, phone pictures rotated by EXIF. We bring them to the data set's look.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"})
+DEFAULT_MAX_PIXELS = 24_000_000
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+SIDE = 28  # the data set scales each garment's longer side to 28 px and centres the shorter one
+EXIF_ORIENTATION = 0x0112
+WORK_SIDE = 112  # analyse big photos at this size: enough for a bounding box, cheap
+
+
+class InvalidImage(ValueError):
+    """The bytes are not a picture we accept; the message says why and what to send instead."""
+
+
+class UnsupportedImageType(InvalidImage):
+    """The content is not one of the allowed picture formats (whatever the file is called)."""
+
+
+class ImageTooLarge(InvalidImage):
+    """Too many bytes or too many pixels."""
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    """A decoded, EXIF-upright picture with its original format and size."""
+
+    image: Image.Image
+    format: str
+    width: int
+    height: int
+
+
+def load_image(
+    data: bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    min_side: int = WORK_SIDE * 2,
+) -> CheckedImage:
+    """Decode upload bytes safely: size, format and pixel count are checked before the full decode.
+
+    JPEGs are decoded at the smallest DCT scale that keeps both sides >= `min_side`.
+    """
+    if not data:
+        raise InvalidImage("the file is empty; choose a PNG, JPEG, WebP, GIF, BMP or TIFF picture")
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+    image = _open(data)
+    width, height = _upright_size(image)
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"the picture is {width}x{height} pixels; the limit is {max_pixels / 1e6:.0f} megapixels"
+        )
+    return _decode(image, width, height, min_side)
+
+
+def _open(data: bytes) -> Image.Image:
+    """Read the header only; the format comes from the content, never from the file name."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageTooLarge(
+            "the picture has too many pixels (over 89 megapixels); send a smaller picture"
+        ) from None
+    except UnidentifiedImageError:
+        raise UnsupportedImageType(
+            "the file is not a picture we can read; send a PNG, JPEG, WebP, GIF, BMP or TIFF image"
+        ) from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InvalidImage(f"the picture's header is damaged ({exc}); save it again and retry") from None
+    return image
+
+
+def _upright_size(image: Image.Image) -> tuple[int, int]:
+    """Width and height as a viewer shows them (EXIF orientations 5-8 turn the picture sideways)."""
+    width, height = image.size
+    try:
+        orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    except (OSError, ValueError, SyntaxError):
+        orientation = 1  # unreadable EXIF: keep the stored orientation
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _decode(image: Image.Image, width: int, height: int, min_side: int) -> CheckedImage:
+    fmt = image.format or "unknown"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if fmt == "JPEG":
+                # Decode at 1/2../1/8 scale straight from the DCT data: big photos cost little.
+                image.draft(image.mode, (min_side, min_side))
+            image.seek(0)  # animated pictures: the first frame
+            image.load()
+            image = ImageOps.exif_transpose(image) or image
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageTooLarge("the picture expands to too many pixels; send a smaller picture") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise InvalidImage(f"the picture is truncated or damaged ({exc}); save it again and retry") from None
+    return CheckedImage(image=image, format=fmt, width=width, height=height)
+
+
+def to_model_input(image: Image.Image) -> np.ndarray:
+    """A picture -> float32 (1, 28, 28, 1) in [0, 1], light garment on black, centred."""
+    grey = _to_grey(image)
+    if grey.shape == (SIDE, SIDE) and _looks_like_dataset_image(grey):
+        return (grey.astype(np.float32) / 255.0).reshape(1, SIDE, SIDE, 1)
+    return _normalise_photo(grey).reshape(1, SIDE, SIDE, 1)
+
+
+def preprocess_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    return to_model_input(load_image(data, max_pixels=max_pixels).image)
+
+
+def normalise_mode(image: Image.Image) -> Image.Image:
+    """Any decoded picture -> L, RGB or RGBA (8 bits per channel), keeping transparency."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16/32-bit grey: stretch to 8 bits (a plain convert would clip most values to white).
+        wide = np.asarray(image, dtype=np.float64)
+        return Image.fromarray((wide / max(float(wide.max()), 1.0) * 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        return image.convert("RGBA")
+    return image if image.mode in ("L", "RGB") else image.convert("RGB")
+
+
+def _to_grey(image: Image.Image) -> np.ndarray:
+    """Greyscale uint8; transparency is composited on white (cut-outs are product photos)."""
+    image = normalise_mode(image)
+    if image.mode == "RGBA":
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, image)
+    if max(image.size) > WORK_SIDE * 2:
+        image = image.copy()
+        image.thumbnail((WORK_SIDE * 2, WORK_SIDE * 2), Image.Resampling.BILINEAR)
+    return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+def _looks_like_dataset_image(grey: np.ndarray) -> bool:
+    """28x28 with a black border: already in the data set's form, leave it alone."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    return float(np.median(border)) < 40
+
+
+def _normalise_photo(grey: np.ndarray) -> np.ndarray:
+    """Make the garment light on black, crop it to its bounding box, fit and centre it in 28x28."""
+    foreground = _foreground(grey)
+    mask = foreground > max(0.12 * float(foreground.max()), 8.0)
+    if not mask.any():
+        return np.zeros((SIDE, SIDE), dtype=np.float32)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = foreground[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return _fit_and_centre(crop)
+
+
+def _foreground(grey: np.ndarray) -> np.ndarray:
+    """Distance from the background tone (read off the border), so any background becomes black."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).astype(np.float32)
+    background = float(np.median(border))
+    values = grey.astype(np.float32)
+    # On a light background the garment is the darker part; on a dark one, the lighter part.
+    distance = background - values if background >= 128 else values - background
+    distance = np.clip(distance, 0, None)
+    peak = float(np.percentile(distance, 99.5))
+    if peak < 1.0:
+        return distance
+    return np.clip(distance * (255.0 / peak), 0, 255)
+
+
+def _fit_and_centre(crop: np.ndarray) -> np.ndarray:
+    height, width = crop.shape
+    scale = SIDE / max(height, width)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = Image.fromarray(crop.astype(np.uint8)).resize(new_size, Image.Resampling.LANCZOS)
+    patch = np.asarray(small, dtype=np.float32) / 255.0
+    frame = np.zeros((SIDE, SIDE), dtype=np.float32)
+    # An odd leftover pixel goes above / to the left, as in the data set.
+    top, left = (SIDE - patch.shape[0] + 1) // 2, (SIDE - patch.shape[1] + 1) // 2
+    frame[top : top + patch.shape[0], left : left + patch.shape[1]] = patch
+    return frame

@@ -1,0 +1,148 @@
+"""Classify uploads and record them: the one place where model and store meet."""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from fashion_classifier.inference import Classifier
+from fashion_classifier.labels import class_index
+from fashion_classifier.preprocessing import (
+    CheckedImage,
+    InvalidImage,
+    load_image,
+    normalise_mode,
+    to_model_input,
+)
+from fashion_classifier.records import Page, Record, StoredImage, new_record_id, record_time
+from fashion_classifier.storage import MAX_PAGE_SIZE, PredictionStore
+
+MAX_FILENAME_LENGTH = 255
+
+
+class RecordNotFound(LookupError):
+    """No record has that id."""
+
+
+class BadRequest(ValueError):
+    """The request itself is wrong (no file, too many files, unknown class...)."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    max_pixels: int = 24_000_000
+    max_files: int = 16
+    stored_image_max_side: int = 1024
+
+
+class PredictionService:
+    """Checks pictures, predicts their class, keeps every result in the store."""
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        store: PredictionStore,
+        *,
+        limits: Limits | None = None,
+    ) -> None:
+        self.classifier = classifier
+        self.store = store
+        self.limits = limits or Limits()
+
+    def classify(self, uploads: Sequence[Upload]) -> list[Record]:
+        """All pictures are checked before anything is written: one bad file rejects the request."""
+        if not uploads:
+            raise BadRequest("no file was sent; attach a picture in the form field 'file'")
+        if len(uploads) > self.limits.max_files:
+            raise BadRequest(f"{len(uploads)} files sent; send at most {self.limits.max_files} at once")
+        checked = [self._check(upload) for upload in uploads]
+        batch = np.concatenate([to_model_input(image.image) for image in checked])
+        predictions = self.classifier.predict_batch(batch)
+        records = []
+        for upload, image, prediction in zip(uploads, checked, predictions, strict=True):
+            record_id = new_record_id()
+            record = Record(
+                id=record_id,
+                created_at=record_time(record_id),
+                filename=clean_filename(upload.filename),
+                prediction=prediction,
+                model_version=self.classifier.version,
+                width=image.width,
+                height=image.height,
+            )
+            self.store.add(record, stored_copy(image.image, max_side=self.limits.stored_image_max_side))
+            records.append(record)
+        return records
+
+    def history(self, *, limit: int, cursor: str | None = None, label: str | None = None) -> Page:
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise BadRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        if label is not None:
+            _check_class(label)
+        return self.store.list(limit=limit, cursor=cursor, label=label)
+
+    def get(self, record_id: uuid.UUID) -> Record:
+        record = self.store.get(record_id)
+        if record is None:
+            raise RecordNotFound(f"no prediction with id {record_id}")
+        return record
+
+    def image(self, record_id: uuid.UUID) -> StoredImage:
+        image = self.store.image(record_id)
+        if image is None:
+            raise RecordNotFound(f"no picture for prediction {record_id}")
+        return image
+
+    def correct(self, record_id: uuid.UUID, label: str) -> Record:
+        """Keep the user's 'wrong, it is a ...' answer with the record."""
+        _check_class(label)
+        record = self.store.set_correction(record_id, label)
+        if record is None:
+            raise RecordNotFound(f"no prediction with id {record_id}")
+        return record
+
+    def _check(self, upload: Upload) -> CheckedImage:
+        try:
+            return load_image(
+                upload.data, max_pixels=self.limits.max_pixels, min_side=self.limits.stored_image_max_side
+            )
+        except InvalidImage as exc:
+            # Same error type (the web layer maps types to status codes), message names the file.
+            raise type(exc)(f"{clean_filename(upload.filename) or 'upload'}: {exc}") from None
+
+
+def clean_filename(name: str | None) -> str:
+    """The client's file name as plain data: no control characters, bounded length."""
+    text = "".join(ch for ch in (name or "") if unicodedata.category(ch) != "Cc")
+    return text.strip()[:MAX_FILENAME_LENGTH]
+
+
+def stored_copy(image: Image.Image, *, max_side: int) -> StoredImage:
+    """Re-encode the picture for keeping: bounded size, no metadata, none of the client's bytes."""
+    copy = normalise_mode(image).copy()
+    copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    if copy.mode == "RGBA":
+        copy.save(buffer, format="PNG", optimize=True)
+        return StoredImage(buffer.getvalue(), "image/png")
+    copy.save(buffer, format="JPEG", quality=88)
+    return StoredImage(buffer.getvalue(), "image/jpeg")
+
+
+def _check_class(label: str) -> None:
+    try:
+        class_index(label)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None

@@ -1,0 +1,67 @@
+"""An in-memory PredictionStore: the only fake in the suite, for service-level unit tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import uuid
+
+from fashion_classifier.records import Cursor, Page, Record, StoredImage
+from fashion_classifier.storage import StoreUnavailable
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.records: dict[uuid.UUID, Record] = {}
+        self.images: dict[uuid.UUID, StoredImage] = {}
+        self.down = False
+        self._lock = threading.Lock()
+
+    def _check(self) -> None:
+        if self.down:
+            raise StoreUnavailable("memory store switched off by the test")
+
+    def init_schema(self) -> None:
+        self._check()
+
+    def add(self, record: Record, image: StoredImage) -> None:
+        self._check()
+        with self._lock:
+            self.records[record.id] = record
+            self.images[record.id] = image
+
+    def get(self, record_id: uuid.UUID) -> Record | None:
+        self._check()
+        return self.records.get(record_id)
+
+    def image(self, record_id: uuid.UUID) -> StoredImage | None:
+        self._check()
+        return self.images.get(record_id)
+
+    def list(self, *, limit: int = 20, cursor: str | None = None, label: str | None = None) -> Page:
+        self._check()
+        rows = sorted(self.records.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+        if cursor:
+            after = Cursor.decode(cursor)
+            rows = [r for r in rows if (r.created_at, r.id) < (after.created_at, after.id)]
+        rows = [r for r in rows if label is None or r.label == label]
+        page = rows[:limit]
+        more = len(rows) > limit
+        return Page(page, Cursor.after(page[-1]).encode() if more else None)
+
+    def set_correction(self, record_id: uuid.UUID, label: str) -> Record | None:
+        self._check()
+        record = self.records.get(record_id)
+        if record is None:
+            return None
+        self.records[record_id] = dataclasses.replace(record, corrected_label=label)
+        return self.records[record_id]
+
+    def corrected(self) -> list[Record]:
+        return [r for r in self.records.values() if r.corrected_label]
+
+    def ping(self) -> None:
+        self._check()
+
+    def close(self) -> None:
+        pass
