@@ -1,0 +1,27 @@
+"""Stores for classified uploads, chosen by DATABASE_URL."""
+
+from __future__ import annotations
+
+from fashion_classifier.storage.base import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PredictionStore,
+    StoreUnavailable,
+)
+
+__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "PredictionStore", "StoreUnavailable", "open_store"]
+
+
+def open_store(
+    url: str, *, consistency: str = "LOCAL_QUORUM", replication: str = "SimpleStrategy:1"
+) -> PredictionStore:
+    """sqlite:///path/to.db or cassandra://host1,host2:9042/keyspace. Connects lazily."""
+    if url.startswith("sqlite:"):
+        from fashion_classifier.storage.sqlite import SQLiteStore
+
+        return SQLiteStore.from_url(url)
+    if url.startswith("cassandra:"):
+        from fashion_classifier.storage.cassandra import CassandraStore
+
+        return CassandraStore.from_url(url, consistency=consistency, replication=replication)
+    raise ValueError(f"DATABASE_URL {url!r} is neither sqlite:///path nor cassandra://hosts:port/keyspace")

@@ -1,0 +1,49 @@
+"""The PredictionStore protocol every store implements, and its errors."""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from typing import Protocol
+
+from fashion_classifier.records import Page, Record, StoredImage
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached or did not answer; the caller may retry later."""
+
+
+class PredictionStore(Protocol):
+    """Where classified uploads are kept. Implementations must be safe to share across threads."""
+
+    def init_schema(self) -> None:
+        """Create tables (and keyspace) if missing; safe to call any number of times."""
+
+    def add(self, record: Record, image: StoredImage) -> None:
+        """Keep a record and its picture: both are readable afterwards, or neither is listed."""
+
+    def get(self, record_id: uuid.UUID) -> Record | None: ...
+
+    def image(self, record_id: uuid.UUID) -> StoredImage | None: ...
+
+    def list(
+        self, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None, label: str | None = None
+    ) -> Page:
+        """Newest first; `cursor` continues a previous page, `label` keeps one predicted class.
+
+        Raises records.InvalidCursor for a cursor this service did not hand out.
+        """
+
+    def set_correction(self, record_id: uuid.UUID, label: str) -> Record | None:
+        """Store the user's corrected class; None if no such record."""
+
+    def corrected(self) -> builtins.list[Record]:
+        """Every record that has a correction (for exporting a retraining set)."""
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers now."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,321 @@
+"""Cassandra store: records by id, a time-bucketed feed for paging, pictures beside them.
+
+Listing newest-first must cost the same at 10 rows or 10 million, so no partition may grow
+without bound: the feed is partitioned by (feed, hour) where feed is 'all' or 'label:<class>'
+(the class filter is a feed of its own), and feed_buckets lists the hours that hold rows, so a
+page reads only buckets that exist. Pictures (re-encoded, at most ~1 MB) live in their own table
+so that any app replica can show any record.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cassandra import ConsistencyLevel, OperationTimedOut, RequestExecutionException
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
+from cassandra.connection import ConnectionException
+from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
+
+from fashion_classifier.records import Cursor, Page, Prediction, Record, StoredImage
+from fashion_classifier.storage.base import StoreUnavailable
+
+KEYSPACE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
+UNAVAILABLE = (NoHostAvailable, OperationTimedOut, RequestExecutionException, ConnectionException, OSError)
+FIELDS = "id, created_at, filename, label, probabilities, model_version, width, height, corrected_label"
+BUCKET = timedelta(hours=1)
+REQUEST_TIMEOUT_S = 5.0
+
+TABLES = [
+    """CREATE TABLE IF NOT EXISTS {ks}.records (
+        id uuid PRIMARY KEY, created_at timestamp, filename text, label text,
+        probabilities list<double>, model_version text, width int, height int, corrected_label text)""",
+    """CREATE TABLE IF NOT EXISTS {ks}.images (id uuid PRIMARY KEY, content_type text, data blob)""",
+    """CREATE TABLE IF NOT EXISTS {ks}.feed (
+        feed text, bucket timestamp, created_at timestamp, id uuid, filename text, label text,
+        probabilities list<double>, model_version text, width int, height int, corrected_label text,
+        PRIMARY KEY ((feed, bucket), created_at, id)
+    ) WITH CLUSTERING ORDER BY (created_at DESC, id DESC)""",
+    """CREATE TABLE IF NOT EXISTS {ks}.feed_buckets (feed text, bucket timestamp, PRIMARY KEY (feed, bucket))
+       WITH CLUSTERING ORDER BY (bucket DESC)""",
+]
+STATEMENTS = {
+    "insert_record": "INSERT INTO {ks}.records (" + FIELDS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "insert_feed": "INSERT INTO {ks}.feed (feed, bucket, "
+    + FIELDS
+    + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "insert_bucket": "INSERT INTO {ks}.feed_buckets (feed, bucket) VALUES (?, ?)",
+    "insert_image": "INSERT INTO {ks}.images (id, content_type, data) VALUES (?, ?, ?)",
+    "get_record": "SELECT " + FIELDS + " FROM {ks}.records WHERE id = ?",
+    "get_image": "SELECT content_type, data FROM {ks}.images WHERE id = ?",
+    "buckets": "SELECT bucket FROM {ks}.feed_buckets WHERE feed = ?",
+    "buckets_before": "SELECT bucket FROM {ks}.feed_buckets WHERE feed = ? AND bucket <= ?",
+    "page": "SELECT " + FIELDS + " FROM {ks}.feed WHERE feed = ? AND bucket = ? LIMIT ?",
+    "page_after": "SELECT "
+    + FIELDS
+    + " FROM {ks}.feed WHERE feed = ? AND bucket = ? AND (created_at, id) < (?, ?) LIMIT ?",
+    "correct_record": "UPDATE {ks}.records SET corrected_label = ? WHERE id = ?",
+    "correct_feed": "UPDATE {ks}.feed SET corrected_label = ? WHERE feed = ? AND bucket = ? AND created_at = ? AND id = ?",
+    "all_records": "SELECT " + FIELDS + " FROM {ks}.records",
+}
+
+
+class CassandraStore:
+    """PredictionStore on Cassandra; one driver session per process, made on first use."""
+
+    def __init__(
+        self, hosts: list[str], port: int, keyspace: str, *, consistency: str, replication: str
+    ) -> None:
+        if not KEYSPACE_NAME.match(keyspace):
+            raise ValueError(f"keyspace {keyspace!r}: use letters, digits and _ (at most 48)")
+        self.hosts, self.port, self.keyspace = hosts, port, keyspace
+        self.consistency = _consistency_level(consistency)
+        self.replication = replication_map(replication)
+        self._lock = threading.Lock()
+        self._cluster: Cluster | None = None
+        self._session: Session | None = None
+        self._statements: dict[str, PreparedStatement] = {}
+        self._pid = 0
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, consistency: str = "LOCAL_QUORUM", replication: str = "SimpleStrategy:1"
+    ) -> CassandraStore:
+        """cassandra://host1,host2:9042/keyspace (port defaults to 9042, keyspace to fashion_classifier)."""
+        rest = url.removeprefix("cassandra://")
+        hosts_part, _, keyspace = rest.partition("/")
+        port = 9042
+        if ":" in hosts_part:
+            hosts_part, _, port_text = hosts_part.rpartition(":")
+            port = int(port_text)
+        hosts = [h for h in hosts_part.split(",") if h]
+        if not hosts:
+            raise ValueError(f"DATABASE_URL {url!r}: expected cassandra://host1,host2:9042/keyspace")
+        return cls(
+            hosts, port, keyspace or "fashion_classifier", consistency=consistency, replication=replication
+        )
+
+    @property
+    def where(self) -> str:
+        return f"Cassandra at {','.join(self.hosts)}:{self.port}"
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _connect(self) -> Session:
+        """The session of this process; a forked child (gunicorn worker) makes its own."""
+        if self._session is not None and self._pid == os.getpid():
+            return self._session
+        with self._lock:
+            if self._session is None or self._pid != os.getpid():
+                self._session = self._open_session()
+                self._pid = os.getpid()
+                self._statements = {}
+        return self._session
+
+    def _open_session(self) -> Session:
+        profile = ExecutionProfile(
+            load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+            consistency_level=self.consistency,
+            request_timeout=REQUEST_TIMEOUT_S,
+        )
+        cluster = Cluster(
+            self.hosts,
+            port=self.port,
+            protocol_version=5,
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+            reconnection_policy=ConstantReconnectionPolicy(1.0, max_attempts=None),
+            connect_timeout=5,
+            control_connection_timeout=5,
+            idle_heartbeat_interval=5,
+        )
+        try:
+            session = cluster.connect()
+        except BaseException:
+            cluster.shutdown()  # a failed first connect is retried on the next call, from scratch
+            raise
+        self._cluster = cluster
+        return session
+
+    def _prepared(self, name: str) -> PreparedStatement:
+        statement = self._statements.get(name)
+        if statement is None:
+            statement = self._connect().prepare(STATEMENTS[name].format(ks=self.keyspace))
+            self._statements[name] = statement
+        return statement
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(
+                f"{self.where} is unreachable ({action}: {exc}); retry in a few seconds"
+            ) from exc
+
+    def _run(self, name: str, parameters: tuple[Any, ...], action: str) -> list[Any]:
+        with self._guard(action):
+            return list(self._connect().execute(self._prepared(name), parameters))
+
+    # -- PredictionStore --------------------------------------------------------------------
+
+    def init_schema(self) -> None:
+        with self._guard("creating the schema"):
+            session = self._connect()
+            session.execute(
+                f"CREATE KEYSPACE IF NOT EXISTS {self.keyspace} WITH replication = %s"
+                % _cql_map(self.replication)
+            )
+            for table in TABLES:
+                session.execute(table.format(ks=self.keyspace))
+
+    def add(self, record: Record, image: StoredImage) -> None:
+        """Picture first, then one logged batch: a record is listed only once all of it is kept."""
+        bucket = bucket_of(record.created_at)
+        fields = _fields(record)
+        with self._guard("saving a prediction"):
+            session = self._connect()
+            session.execute(self._prepared("insert_image"), (record.id, image.content_type, image.data))
+            batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
+            batch.add(self._prepared("insert_record"), fields)
+            for feed in ("all", f"label:{record.label}"):
+                batch.add(self._prepared("insert_feed"), (feed, bucket, *fields))
+                batch.add(self._prepared("insert_bucket"), (feed, bucket))
+            session.execute(batch)
+
+    def get(self, record_id: uuid.UUID) -> Record | None:
+        rows = self._run("get_record", (record_id,), "reading a prediction")
+        return _record(rows[0]) if rows else None
+
+    def image(self, record_id: uuid.UUID) -> StoredImage | None:
+        rows = self._run("get_image", (record_id,), "reading a picture")
+        return StoredImage(bytes(rows[0].data), rows[0].content_type) if rows else None
+
+    def list(self, *, limit: int = 20, cursor: str | None = None, label: str | None = None) -> Page:
+        feed = "all" if label is None else f"label:{label}"
+        after = Cursor.decode(cursor) if cursor else None
+        records: builtins.list[Record] = []
+        with self._guard("listing predictions"):
+            for bucket in self._buckets(feed, after):
+                records += self._bucket_page(feed, bucket, after, limit + 1 - len(records))
+                if len(records) > limit:
+                    break
+        page = records[:limit]
+        return Page(page, Cursor.after(page[-1]).encode() if len(records) > limit else None)
+
+    def _buckets(self, feed: str, after: Cursor | None) -> Iterator[datetime]:
+        """Hours that hold rows, newest first, fetched lazily page by page."""
+        session = self._connect()
+        if after is None:
+            rows = session.execute(self._prepared("buckets"), (feed,))
+        else:
+            rows = session.execute(self._prepared("buckets_before"), (feed, bucket_of(after.created_at)))
+        for row in rows:
+            yield _utc(row.bucket)
+
+    def _bucket_page(
+        self, feed: str, bucket: datetime, after: Cursor | None, limit: int
+    ) -> builtins.list[Record]:
+        session = self._connect()
+        if after is not None and bucket == bucket_of(after.created_at):
+            parameters: tuple[Any, ...] = (feed, bucket, after.created_at, after.id, limit)
+            rows = session.execute(self._prepared("page_after"), parameters)
+        else:
+            rows = session.execute(self._prepared("page"), (feed, bucket, limit))
+        return [_record(row) for row in rows]
+
+    def set_correction(self, record_id: uuid.UUID, label: str) -> Record | None:
+        record = self.get(record_id)
+        if record is None:
+            return None
+        bucket = bucket_of(record.created_at)
+        with self._guard("saving a correction"):
+            batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
+            batch.add(self._prepared("correct_record"), (label, record_id))
+            for feed in ("all", f"label:{record.label}"):
+                batch.add(self._prepared("correct_feed"), (label, feed, bucket, record.created_at, record_id))
+            self._connect().execute(batch)
+        return self.get(record_id)
+
+    def corrected(self) -> builtins.list[Record]:
+        """Every corrected record: a full scan, fine for an occasional export."""
+        rows = self._run("all_records", (), "exporting corrections")
+        return sorted((_record(r) for r in rows if r.corrected_label), key=lambda r: r.created_at)
+
+    def ping(self) -> None:
+        with self._guard("checking the connection"):
+            self._connect().execute("SELECT release_version FROM system.local")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._cluster is not None and self._pid == os.getpid():
+                self._cluster.shutdown()
+            self._cluster, self._session, self._statements = None, None, {}
+
+
+def bucket_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def replication_map(text: str) -> dict[str, Any]:
+    """'SimpleStrategy:1' or 'NetworkTopologyStrategy:dc1=3,dc2=3' -> CQL replication options."""
+    strategy, _, options = text.partition(":")
+    if strategy == "SimpleStrategy" and options.isdigit():
+        return {"class": "SimpleStrategy", "replication_factor": int(options)}
+    if strategy == "NetworkTopologyStrategy" and options:
+        pairs = [item.split("=", 1) for item in options.split(",")]
+        if all(len(p) == 2 and KEYSPACE_NAME.match(p[0]) and p[1].isdigit() for p in pairs):
+            return {"class": "NetworkTopologyStrategy", **{dc: int(rf) for dc, rf in pairs}}
+    raise ValueError(
+        f"CASSANDRA_REPLICATION={text!r}: use SimpleStrategy:<factor> or NetworkTopologyStrategy:<dc>=<factor>,..."
+    )
+
+
+def _cql_map(options: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"'{key}': '{value}'" for key, value in options.items()) + "}"
+
+
+def _consistency_level(name: str) -> int:
+    level = ConsistencyLevel.name_to_value.get(name.upper())
+    if level is None:
+        raise ValueError(f"CASSANDRA_CONSISTENCY={name!r}: use e.g. ONE, QUORUM or LOCAL_QUORUM")
+    return int(level)
+
+
+def _fields(record: Record) -> tuple[Any, ...]:
+    return (
+        record.id,
+        record.created_at,
+        record.filename,
+        record.label,
+        list(record.prediction.probabilities),
+        record.model_version,
+        record.width,
+        record.height,
+        record.corrected_label,
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    """The driver hands back naive UTC datetimes."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _record(row: Any) -> Record:
+    return Record(
+        id=row.id,
+        created_at=_utc(row.created_at),
+        filename=row.filename,
+        prediction=Prediction(row.label, tuple(row.probabilities)),
+        model_version=row.model_version,
+        width=row.width,
+        height=row.height,
+        corrected_label=row.corrected_label,
+    )

@@ -1,0 +1,157 @@
+"""One contract for every PredictionStore, run against SQLite and a real Cassandra node."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from fashion_classifier.labels import CLASSES
+from fashion_classifier.records import InvalidCursor, Prediction, Record, StoredImage, from_millis, to_millis
+from fashion_classifier.storage import PredictionStore, StoreUnavailable, open_store
+from tests.cassandra_node import cassandra_test_url
+
+START = from_millis(1_780_000_000_000)  # a fixed moment in 2026
+
+
+def make_record(
+    offset: timedelta = timedelta(), *, label: str = "Coat", filename: str = "coat.jpg"
+) -> Record:
+    index = CLASSES.index(label)
+    probabilities = tuple(0.91 if i == index else 0.01 for i in range(10))
+    created = START + offset
+    # A version-7 id whose time part is the record's time, as the service makes them.
+    record_id = uuid.UUID(
+        int=(to_millis(created) << 80) | (0x7 << 76) | (0b10 << 62) | uuid.uuid4().int >> 66
+    )
+    return Record(
+        id=record_id,
+        created_at=created,
+        filename=filename,
+        prediction=Prediction(label, probabilities),
+        model_version="test-model",
+        width=640,
+        height=480,
+    )
+
+
+IMAGE = StoredImage(b"\xff\xd8\xff\xe0 not really a jpeg", "image/jpeg")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("cassandra", marks=pytest.mark.cassandra)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PredictionStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/contract.db"
+    else:
+        url = cassandra_test_url(f"fc_contract_{uuid.uuid4().hex[:10]}")
+    opened = open_store(url, consistency="ONE")
+    opened.init_schema()
+    yield opened
+    opened.close()
+
+
+def all_pages(store: PredictionStore, *, limit: int, label: str | None = None) -> list[Record]:
+    records: list[Record] = []
+    cursor = None
+    while True:
+        page = store.list(limit=limit, cursor=cursor, label=label)
+        assert len(page.records) <= limit
+        records += page.records
+        if page.next_cursor is None:
+            return records
+        cursor = page.next_cursor
+
+
+def test_round_trip_keeps_every_field(store: PredictionStore) -> None:
+    record = make_record(filename="上衣 (1).jpg")
+    store.add(record, IMAGE)
+    assert store.get(record.id) == record
+    assert store.image(record.id) == IMAGE
+
+
+def test_unknown_ids_are_none(store: PredictionStore) -> None:
+    assert store.get(uuid.uuid4()) is None
+    assert store.image(uuid.uuid4()) is None
+    assert store.set_correction(uuid.uuid4(), "Bag") is None
+
+
+def test_newest_first_paging_gives_every_record_once(store: PredictionStore) -> None:
+    # 45 records over three days: several hour buckets, some holding more than a page.
+    offsets = [timedelta(hours=h, minutes=m) for h in (0, 1, 5, 30, 71) for m in range(0, 45, 5)]
+    records = [make_record(offset) for offset in offsets]
+    for record in records:
+        store.add(record, IMAGE)
+    listed = all_pages(store, limit=7)
+    assert [r.id for r in listed] == [r.id for r in sorted(records, key=lambda r: r.created_at, reverse=True)]
+
+
+def test_uploads_in_the_same_millisecond_are_all_kept(store: PredictionStore) -> None:
+    same_time = [make_record() for _ in range(5)]
+    for record in same_time:
+        store.add(record, IMAGE)
+    assert {r.id for r in all_pages(store, limit=2)} == {r.id for r in same_time}
+
+
+def test_class_filter(store: PredictionStore) -> None:
+    for minute, label in enumerate(["Coat", "Bag", "Coat", "Sneaker", "Coat"]):
+        store.add(make_record(timedelta(minutes=minute), label=label), IMAGE)
+    coats = all_pages(store, limit=2, label="Coat")
+    assert [r.label for r in coats] == ["Coat"] * 3
+    assert all_pages(store, limit=5, label="Trouser") == []
+
+
+def test_a_foreign_cursor_is_refused(store: PredictionStore) -> None:
+    with pytest.raises(InvalidCursor):
+        store.list(limit=5, cursor="not-a-cursor")
+
+
+def test_correction_shows_in_get_list_and_export(store: PredictionStore) -> None:
+    record = make_record(label="Shirt")
+    store.add(record, IMAGE)
+    corrected = store.set_correction(record.id, "T-shirt/top")
+    assert corrected is not None and corrected.corrected_label == "T-shirt/top"
+    assert store.list(limit=5).records[0].corrected_label == "T-shirt/top"
+    assert store.list(limit=5, label="Shirt").records[0].corrected_label == "T-shirt/top"
+    assert [r.id for r in store.corrected()] == [record.id]
+
+
+def test_schema_creation_is_idempotent(store: PredictionStore) -> None:
+    record = make_record()
+    store.add(record, IMAGE)
+    store.init_schema()
+    assert store.get(record.id) == record
+
+
+def test_hostile_file_names_are_kept_verbatim(store: PredictionStore) -> None:
+    names = ["../../etc/passwd", "<script>alert(1)</script>.png", "'; DROP TABLE records; --.jpg"]
+    records = [make_record(timedelta(seconds=i), filename=name) for i, name in enumerate(names)]
+    for record in records:
+        store.add(record, IMAGE)
+    assert [store.get(r.id).filename for r in records] == names  # type: ignore[union-attr]
+
+
+def test_concurrent_adds_from_eight_threads_are_all_found(store: PredictionStore) -> None:
+    records = [make_record(timedelta(milliseconds=i)) for i in range(80)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda r: store.add(r, IMAGE), records))
+    assert {r.id for r in all_pages(store, limit=50)} == {r.id for r in records}
+
+
+def test_ping_answers(store: PredictionStore) -> None:
+    store.ping()
+
+
+@pytest.mark.cassandra
+def test_unreachable_cassandra_fails_fast_with_a_clear_error() -> None:
+    store = open_store("cassandra://127.0.0.1:9/fc_nowhere")  # nothing listens on port 9
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:9 is unreachable"):
+        store.ping()
+    with pytest.raises(StoreUnavailable):
+        store.add(make_record(), IMAGE)
+    assert time.monotonic() - started < 30
