@@ -1,0 +1,132 @@
+"""fashion-classifier: train | evaluate | predict | serve | init-db | feedback export."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from fashion_classifier.config import DEFAULT_MODEL_PATH, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        # Known failures (missing data or model, bad settings, store down): one clear line, no traceback.
+        print(f"fashion-classifier {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fashion-classifier", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train the CNN, export ONNX and the model card")
+    train.add_argument("--epochs", type=int, default=32)
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--limit", type=int, help="train on the first N images only (quick runs)")
+    train.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX .gz files")
+    train.add_argument("--checkpoint-dir", type=Path, default=Path(".checkpoint"))
+    train.add_argument("--output", type=Path, default=DEFAULT_MODEL_PATH)
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="accuracy on the test set, per class, confusion matrix PNG"
+    )
+    evaluate.add_argument("--model", type=Path, default=None)
+    evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--png", type=Path, default=Path("docs/confusion_matrix.png"))
+    evaluate.set_defaults(run=_evaluate)
+
+    predict = commands.add_parser("predict", help="classify picture files or folders")
+    predict.add_argument("paths", nargs="+", type=Path)
+    predict.add_argument("--model", type=Path, default=None)
+    predict.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    predict.add_argument("--batch-size", type=int, default=256)
+    predict.set_defaults(run=_predict)
+
+    serve = commands.add_parser("serve", help="serve the web app and API with gunicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8987)
+    serve.set_defaults(run=_serve)
+
+    init_db = commands.add_parser("init-db", help="create the tables (and keyspace) if missing")
+    init_db.set_defaults(run=_init_db)
+
+    feedback = commands.add_parser("feedback", help="work with users' corrections")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_commands.add_parser("export", help="write corrected pictures and labels as a data set")
+    export.add_argument("output", type=Path)
+    export.set_defaults(run=_feedback_export)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from fashion_classifier.training.cli import train_and_export
+
+    return train_and_export(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from fashion_classifier.batch import evaluate_test_set
+
+    return evaluate_test_set(args.model or Settings.from_env().model_path, args.data_dir, args.png)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from fashion_classifier.batch import predict_paths
+
+    return predict_paths(
+        args.paths, args.model or Settings.from_env().model_path, args.format, args.batch_size
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    prepare_metrics_dir()  # before the web package (and its metrics) is first imported
+    from fashion_classifier.web.server import serve
+
+    serve(Settings.from_env(), host=args.host, port=args.port)
+    return 0
+
+
+def _init_db(args: argparse.Namespace) -> int:
+    from fashion_classifier.storage import open_store
+
+    settings = Settings.from_env()
+    store = open_store(
+        settings.database_url,
+        consistency=settings.cassandra_consistency,
+        replication=settings.cassandra_replication,
+    )
+    store.init_schema()
+    store.close()
+    print(f"schema ready in {settings.database_url}")
+    return 0
+
+
+def _feedback_export(args: argparse.Namespace) -> int:
+    from fashion_classifier.batch import export_feedback
+
+    return export_feedback(Settings.from_env(), args.output)
+
+
+def prepare_metrics_dir() -> None:
+    """Workers are processes: prometheus-client adds up their counters through files in this dir."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="fashion-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):  # counters of an earlier run must not be added again
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""JSON API under /api/v1 (documented in /openapi.json from these docstrings)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from fashion_classifier.labels import CLASSES
+from fashion_classifier.records import Record
+from fashion_classifier.service import BadRequest, PredictionService, Upload
+from fashion_classifier.storage import DEFAULT_PAGE_SIZE
+from fashion_classifier.web import metrics
+from fashion_classifier.web.ops import ensure_schema
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+blueprint.before_request(ensure_schema)
+
+
+def service() -> PredictionService:
+    service: PredictionService = current_app.extensions["service"]
+    return service
+
+
+def uploads_from_request() -> list[Upload]:
+    """Every file in the multipart field 'file' (several allowed); shared with the HTML form."""
+    return [Upload(f.filename or "", f.read()) for f in request.files.getlist("file")]
+
+
+def classify_request() -> list[Record]:
+    records = service().classify(uploads_from_request())
+    for record in records:
+        metrics.PREDICTIONS.labels(record.label).inc()
+    return records
+
+
+def record_json(record: Record) -> dict[str, Any]:
+    return {
+        "id": str(record.id),
+        "created_at": record.created_at.isoformat().replace("+00:00", "Z"),
+        "filename": record.filename,
+        "label": record.label,
+        "confidence": record.prediction.confidence,
+        "probabilities": dict(zip(CLASSES, record.prediction.probabilities, strict=True)),
+        "model_version": record.model_version,
+        "width": record.width,
+        "height": record.height,
+        "corrected_label": record.corrected_label,
+        "url": url_for("api.get_prediction", record_id=record.id),
+        "image_url": url_for("api.get_image", record_id=record.id),
+    }
+
+
+@blueprint.post("/predictions")
+def create_predictions() -> tuple[Response, int]:
+    """Classify one or more pictures and record them.
+    ---
+    post:
+      summary: Classify pictures
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              required: [file]
+              properties:
+                file:
+                  type: array
+                  items: {type: string, format: binary}
+      responses:
+        "201":
+          description: Every picture classified and recorded, in the order sent.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [predictions]
+                properties:
+                  predictions: {type: array, items: {$ref: "#/components/schemas/Prediction"}}
+        "400": {description: No file or too many files., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "413": {description: Upload or picture too large., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "415": {description: Not a supported picture format., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "422": {description: A damaged picture., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "503": {description: Store unavailable; retry later., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+    """
+    records = classify_request()
+    return jsonify(predictions=[record_json(r) for r in records]), 201
+
+
+@blueprint.get("/predictions")
+def list_predictions() -> Response:
+    """The history, newest first.
+    ---
+    get:
+      summary: List predictions
+      parameters:
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100, default: 20}}
+        - {name: cursor, in: query, description: next_cursor of the previous page, schema: {type: string}}
+        - {name: label, in: query, description: only this predicted class, schema: {$ref: "#/components/schemas/ClassName"}}
+      responses:
+        "200":
+          description: One page of predictions.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [predictions, next_cursor]
+                properties:
+                  predictions: {type: array, items: {$ref: "#/components/schemas/Prediction"}}
+                  next_cursor: {type: string, nullable: true}
+        "400": {description: Bad paging or filter., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "503": {description: Store unavailable., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+    """
+    page = service().history(
+        limit=_int_arg("limit", DEFAULT_PAGE_SIZE),
+        cursor=request.args.get("cursor") or None,
+        label=request.args.get("label") or None,
+    )
+    return jsonify(predictions=[record_json(r) for r in page.records], next_cursor=page.next_cursor)
+
+
+@blueprint.get("/predictions/<uuid:record_id>")
+def get_prediction(record_id: uuid.UUID) -> Response:
+    """One prediction.
+    ---
+    get:
+      summary: Get a prediction
+      parameters:
+        - {name: record_id, in: path, required: true, schema: {type: string, format: uuid}}
+      responses:
+        "200": {description: The prediction., content: {application/json: {schema: {$ref: "#/components/schemas/Prediction"}}}}
+        "404": {description: No such prediction., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "503": {description: Store unavailable., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+    """
+    return jsonify(record_json(service().get(record_id)))
+
+
+@blueprint.get("/predictions/<uuid:record_id>/image")
+def get_image(record_id: uuid.UUID) -> Response:
+    """The uploaded picture (as kept: re-encoded, at most 1024 px).
+    ---
+    get:
+      summary: Get the picture of a prediction
+      parameters:
+        - {name: record_id, in: path, required: true, schema: {type: string, format: uuid}}
+      responses:
+        "200":
+          description: The picture.
+          content:
+            image/jpeg: {schema: {type: string, format: binary}}
+            image/png: {schema: {type: string, format: binary}}
+        "404": {description: No such prediction., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "503": {description: Store unavailable., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+    """
+    image = service().image(record_id)
+    response = Response(image.data, mimetype=image.content_type)
+    response.headers["Cache-Control"] = "private, max-age=86400, immutable"
+    return response
+
+
+@blueprint.post("/predictions/<uuid:record_id>/feedback")
+def post_feedback(record_id: uuid.UUID) -> Response:
+    """Correct a wrong prediction.
+    ---
+    post:
+      summary: Give the right class of a picture
+      parameters:
+        - {name: record_id, in: path, required: true, schema: {type: string, format: uuid}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [label]
+              properties:
+                label: {$ref: "#/components/schemas/ClassName"}
+      responses:
+        "200": {description: The prediction with its correction., content: {application/json: {schema: {$ref: "#/components/schemas/Prediction"}}}}
+        "400": {description: Unknown class or bad body., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "404": {description: No such prediction., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "503": {description: Store unavailable., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+    """
+    body = request.get_json(silent=True)
+    label = body.get("label") if isinstance(body, dict) else None
+    if not isinstance(label, str):
+        raise BadRequest('send JSON like {"label": "Coat"} with one of the ten class names')
+    record = service().correct(record_id, label)
+    metrics.FEEDBACK.inc()
+    return jsonify(record_json(record))
+
+
+@blueprint.get("/model")
+def get_model() -> Response:
+    """The model card of the model that answers.
+    ---
+    get:
+      summary: Model card
+      responses:
+        "200":
+          description: Version, test accuracy, training details.
+          content:
+            application/json:
+              schema: {type: object, required: [version], properties: {version: {type: string}}}
+    """
+    classifier = service().classifier
+    return jsonify({**classifier.card, "version": classifier.version})
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"{name}={raw!r} is not a whole number") from None

@@ -1,0 +1,73 @@
+"""Domain errors -> HTTP status codes: JSON under /api, a page everywhere else."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from fashion_classifier.preprocessing import ImageTooLarge, InvalidImage, UnsupportedImageType
+from fashion_classifier.records import InvalidCursor
+from fashion_classifier.service import BadRequest, RecordNotFound
+from fashion_classifier.storage import StoreUnavailable
+from fashion_classifier.web import metrics
+
+log = logging.getLogger(__name__)
+
+# Most specific first: the first matching type decides the answer.
+DOMAIN_ERRORS: list[tuple[type[Exception], int, str]] = [
+    (UnsupportedImageType, 415, "unsupported_media_type"),
+    (ImageTooLarge, 413, "image_too_large"),
+    (InvalidImage, 422, "invalid_image"),
+    (InvalidCursor, 400, "invalid_cursor"),
+    (BadRequest, 400, "bad_request"),
+    (RecordNotFound, 404, "not_found"),
+    (StoreUnavailable, 503, "store_unavailable"),
+]
+
+
+def register(app: Flask) -> None:
+    for error_type, status, code in DOMAIN_ERRORS:
+        app.register_error_handler(error_type, _handler(status, code))
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def error_response(status: int, code: str, message: str) -> tuple[Response | str, int, dict[str, str]]:
+    headers = {"Retry-After": "5"} if status == 503 else {}
+    if request.path.startswith("/api/"):
+        return jsonify(error={"code": code, "message": message}), status, headers
+    return render_template("error.html", status=status, message=message), status, headers
+
+
+def _handler(status: int, code: str):  # type: ignore[no-untyped-def]
+    def handle(exc: Exception) -> tuple[Response | str, int, dict[str, str]]:
+        if status == 503:
+            metrics.STORE_ERRORS.inc()
+            log.warning("store unavailable: %s", exc)
+        return error_response(status, code, str(exc))
+
+    return handle
+
+
+def _too_large(exc: RequestEntityTooLarge) -> tuple[Response | str, int, dict[str, str]]:
+    from flask import current_app
+
+    limit = current_app.config["MAX_CONTENT_LENGTH"] / 1e6
+    return error_response(
+        413, "request_too_large", f"the upload is larger than {limit:.0f} MB; send smaller pictures"
+    )
+
+
+def _http_error(exc: HTTPException) -> tuple[Response | str, int, dict[str, str]]:
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return error_response(exc.code or 500, code, exc.description or exc.name or "error")
+
+
+def _unexpected(exc: Exception) -> tuple[Response | str, int, dict[str, str]]:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(
+        500, "internal_error", "an unexpected error happened on our side; it has been logged"
+    )

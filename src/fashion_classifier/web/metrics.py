@@ -1,0 +1,57 @@
+"""Prometheus metrics: requests, latency, predictions by class, feedback, store errors.
+
+Under gunicorn each worker is a process; prometheus-client's multiprocess mode (the
+PROMETHEUS_MULTIPROC_DIR directory, set by `fashion-classifier serve`) adds them up.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("fashion_http_requests_total", "HTTP requests answered", ["method", "endpoint", "status"])
+LATENCY = Histogram(
+    "fashion_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+PREDICTIONS = Counter("fashion_predictions_total", "Pictures classified, by predicted class", ["label"])
+FEEDBACK = Counter("fashion_feedback_total", "Corrections received from users")
+STORE_ERRORS = Counter("fashion_store_errors_total", "Requests that failed because the store was unavailable")
+
+
+def register(app: Flask) -> None:
+    app.before_request(_start_timer)
+    app.after_request(_observe)
+
+
+def render() -> Response:
+    """The text exposition format, across all workers when running under gunicorn."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    if started := g.get("metrics_started"):
+        LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+    return response

@@ -1,0 +1,97 @@
+"""HTML pages: upload, results, history, one record, feedback, language switch."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from fashion_classifier.labels import CLASSES
+from fashion_classifier.service import BadRequest
+from fashion_classifier.storage import DEFAULT_PAGE_SIZE
+from fashion_classifier.web import i18n, metrics
+from fashion_classifier.web.api import classify_request, service
+from fashion_classifier.web.ops import ensure_schema
+
+blueprint = Blueprint("pages", __name__)
+blueprint.before_request(ensure_schema)
+MAX_RESULT_IDS = 16
+
+
+@blueprint.before_app_request
+def _choose_language() -> None:
+    g.lang = i18n.choose_language(request)
+
+
+@blueprint.app_context_processor
+def _page_context() -> dict[str, Any]:
+    lang = g.get("lang", "en")
+    return {
+        "t": i18n.translator(lang),
+        "lang": lang,
+        "class_name": i18n.class_names(lang),
+        "classes": CLASSES,
+    }
+
+
+@blueprint.get("/")
+def index() -> Response:
+    return redirect(url_for("pages.upload_form"))
+
+
+@blueprint.get("/upload")
+def upload_form() -> str:
+    return render_template("upload.html")
+
+
+@blueprint.post("/upload")
+def upload() -> tuple[str, int]:
+    """The seed's form post: classify, record, show each picture with its class."""
+    return render_template("upload_ok.html", records=classify_request()), 201
+
+
+@blueprint.get("/results")
+def results() -> str:
+    """The result page for records the upload page's script just created through the API."""
+    try:
+        ids = [uuid.UUID(part) for part in request.args.get("ids", "").split(",") if part][:MAX_RESULT_IDS]
+    except ValueError:
+        raise BadRequest("the link to these results is damaged; upload the pictures again") from None
+    return render_template("upload_ok.html", records=[service().get(record_id) for record_id in ids])
+
+
+@blueprint.get("/history")
+def history() -> str:
+    label = request.args.get("label") or None
+    page = service().history(limit=DEFAULT_PAGE_SIZE, cursor=request.args.get("cursor") or None, label=label)
+    return render_template("history.html", page=page, label=label, first_page=not request.args.get("cursor"))
+
+
+@blueprint.get("/records/<uuid:record_id>")
+def record(record_id: uuid.UUID) -> str:
+    return render_template(
+        "record.html", record=service().get(record_id), thanks=bool(request.args.get("thanks"))
+    )
+
+
+@blueprint.post("/records/<uuid:record_id>/feedback")
+def feedback(record_id: uuid.UUID) -> Response:
+    """'Wrong? It is a ...': keep the correction, then show the record (post/redirect/get)."""
+    service().correct(record_id, request.form.get("label", ""))
+    metrics.FEEDBACK.inc()
+    return redirect(url_for("pages.record", record_id=record_id, thanks=1), code=303)
+
+
+@blueprint.get("/lang/<code>")
+def switch_language(code: str) -> Response:
+    """Remember the chosen language in a cookie and go back to the page the user was on."""
+    target = request.args.get("next", "")
+    # Only same-site paths: never redirect to another host ("//evil.example" included).
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("pages.upload_form")
+    response = redirect(target)
+    if code in i18n.LANGUAGES:
+        response.set_cookie(i18n.COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response

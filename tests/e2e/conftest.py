@@ -1,0 +1,80 @@
+"""A real server (`fashion-classifier serve`, gunicorn) on a free port, per store."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.cassandra_node import cassandra_test_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(database_url: str, log: Path, **env: str) -> Server:
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": database_url, "WEB_CONCURRENCY": "2", **env}
+    command = [sys.executable, "-m", "fashion_classifier.cli", "serve", "--port", str(port)]
+    with log.open("wb") as output:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.logs()}")
+        try:
+            if requests.get(f"{server.url}/readyz", timeout=2).status_code == 200:
+                return server
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    stop_server(server)
+    raise RuntimeError(f"server not ready within 60 s:\n{server.logs()}")
+
+
+def stop_server(server: Server) -> int:
+    server.process.terminate()
+    try:
+        return server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        return server.process.wait()
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("cassandra", marks=pytest.mark.cassandra)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp(f"server-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder}/e2e.db"
+    else:
+        url = cassandra_test_url(f"fc_e2e_{uuid.uuid4().hex[:8]}")
+    running = start_server(url, folder / "server.log")
+    yield running
+    stop_server(running)
