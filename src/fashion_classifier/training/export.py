@@ -40,7 +40,7 @@ def parity(model: keras.Model, classifier: Classifier, images: np.ndarray) -> di
     """How closely ONNX Runtime reproduces Keras on the same inputs."""
     batch = images[..., None].astype(np.float32) / 255.0
     keras_probs = model.predict(batch, batch_size=1000, verbose=0)
-    onnx_probs = np.concatenate([classifier.probabilities(chunk) for chunk in np.array_split(batch, 10)])
+    onnx_probs = np.concatenate([classifier.raw_probabilities(chunk) for chunk in np.array_split(batch, 10)])
     return {
         "images": len(batch),
         "top1_agreement": float(np.mean(keras_probs.argmax(1) == onnx_probs.argmax(1))),
@@ -66,6 +66,7 @@ def write_model_card(result: TrainResult, config: TrainConfig, onnx_path: Path) 
         "created": created.isoformat(timespec="seconds"),
         "onnx_sha256": digest,
         "input": {"name": "image", "shape": [None, 28, 28, 1], "range": [0, 1], "polarity": "light on black"},
+        "test_time_augmentation": "mean of the picture and its left-right mirror (in Classifier)",
         "classes": list(CLASSES),
         "parameters": int(result.model.count_params()),
         "training": {
