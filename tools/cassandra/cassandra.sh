@@ -124,7 +124,7 @@ wait_ready() {  # node, nodes
       tail -n 40 "$(node_dir "$k")/logs/system.log" "$(node_dir "$k")/logs/stdout.log" >&2 || true
       exit 1
     fi
-    if (exec 3<>"/dev/tcp/$(address "$k")/9042") 2>/dev/null; then
+    if port_open "$k"; then
       if [ $has_driver -eq 0 ] || cql_check "$k" $((n - 1)); then
         say "node $k ready after $((SECONDS - started)) s"
         return
@@ -135,9 +135,16 @@ wait_ready() {  # node, nodes
   die "node $k not ready within $TIMEOUT s; see $(node_dir "$k")/logs/system.log"
 }
 
+port_open() { (exec 3<>"/dev/tcp/$(address "$1")/9042") 2>/dev/null; }
+
 start() {
   local n=${1:-1}
   [ "$n" -eq 1 ] || [ "$n" -eq 3 ] || die "start takes 1 or 3 nodes, not $n"
+  if [ "$n" -eq 1 ] && ! is_running 1 && port_open 1; then
+    # Someone else's Cassandra (Docker, another checkout) already serves 127.0.0.1:9042: use it.
+    say "a Cassandra node not started by this script answers on 127.0.0.1:9042; using it"
+    return
+  fi
   fetch
   if [ "$(node_count)" != "$n" ]; then
     stop
