@@ -45,18 +45,23 @@ def start_server(database_url: str, log: Path, **env: str) -> Server:
             command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
         )
     server = Server(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{server.logs()}")
-        try:
-            if requests.get(f"{server.url}/readyz", timeout=2).status_code == 200:
-                return server
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
+    if wait_until_ready(server, seconds=120):
+        return server
     stop_server(server)
-    raise RuntimeError(f"server not ready within 60 s:\n{server.logs()}")
+    raise RuntimeError(f"server not ready within 120 s (exit code {process.returncode}):\n{server.logs()}")
+
+
+def wait_until_ready(server: Server, *, seconds: float) -> bool:
+    """Poll /readyz; the first call may be slow (it opens the store's connection)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and server.process.poll() is None:
+        try:
+            if requests.get(f"{server.url}/readyz", timeout=15).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass  # not listening yet, or busy starting: ask again
+        time.sleep(0.3)
+    return False
 
 
 def stop_server(server: Server) -> int:
