@@ -1,0 +1,47 @@
+"""`fashion-classifier feedback export`: corrected pictures and labels, ready for retraining."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from fashion_classifier.cli import main
+from fashion_classifier.config import Settings
+from fashion_classifier.web import create_app
+from tests.pictures import dataset_png, first_of_class
+
+
+def test_export_writes_pictures_by_class_and_a_labels_file(
+    tmp_path: Path, model_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"sqlite:///{tmp_path}/feedback.db"
+    client = create_app(Settings(database_url=database, model_path=model_path)).test_client()
+    files = {"file": [(io.BytesIO(dataset_png(first_of_class(k))[0]), f"../evil-{k}.png") for k in (0, 3, 7)]}
+    created = client.post("/api/v1/predictions", data=files, content_type="multipart/form-data").get_json()
+    shirt, dress, _ = created["predictions"]
+    client.post(f"/api/v1/predictions/{shirt['id']}/feedback", json={"label": "Shirt"})
+    client.post(f"/api/v1/predictions/{dress['id']}/feedback", json={"label": "Coat"})
+
+    monkeypatch.setenv("DATABASE_URL", database)
+    out = tmp_path / "export"
+    assert main(["feedback", "export", str(out)]) == 0
+    assert "2 corrected pictures" in capsys.readouterr().out
+
+    with (out / "labels.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(row["label"], row["predicted"]) for row in rows} == {
+        ("Shirt", shirt["label"]),
+        ("Coat", dress["label"]),
+    }
+    for row in rows:
+        picture = out / row["file"]
+        assert picture.parent.name == row["label_index"]  # one folder per class index
+        assert picture.stem in (shirt["id"], dress["id"])  # named by our id, not the client's name
+        with Image.open(picture) as image:
+            assert image.size[0] > 0
+        assert row["original_filename"].startswith("../evil-")
+    assert not list(tmp_path.glob("evil-*"))
