@@ -1,0 +1,253 @@
+"""Service benchmark: our API beside the seed's design and the floor, on one machine, in one run.
+
+`make bench` runs it. For each server and input it drives wrk (C, so the load generator is not
+the bottleneck) at 1, 8, 32 and 64 connections and writes docs/benchmarks/service.{md,json,png}.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "benchmarks"
+CLIENTS = (1, 8, 32, 64)
+SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+BOUNDARY = "fashionbenchboundary"
+
+
+def inputs() -> dict[str, bytes]:
+    """A 640x480 product-style JPEG and a 28x28 data-set PNG."""
+    from fashion_classifier.training import data
+
+    garment = data.load().test.images[0]
+    photo = Image.new("RGB", (640, 480), (245, 243, 240))
+    photo.paste(Image.fromarray(255 - garment).resize((300, 300)).convert("RGB"), (250, 90))
+    jpeg, png = io.BytesIO(), io.BytesIO()
+    photo.save(jpeg, format="JPEG", quality=90)
+    Image.fromarray(garment).save(png, format="PNG")
+    return {"jpeg-640x480": jpeg.getvalue(), "png-28x28": png.getvalue()}
+
+
+def multipart(name: str, content: bytes) -> bytes:
+    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n\r\n'
+    return head.encode() + content + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(kind: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start one of: ours (fashion-classifier serve), seed (gunicorn + seed app), noop (gunicorn)."""
+    port = free_port()
+    gunicorn = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+        "--no-control-socket",
+    ]
+    commands = {
+        "ours": [sys.executable, "-m", "fashion_classifier.cli", "serve", "--port", str(port)],
+        "seed": [*gunicorn, "--chdir", str(ROOT / "bench"), "--timeout", "120", "seed_baseline:create_app()"],
+        "noop": [*gunicorn, "--chdir", str(ROOT / "bench"), "noop_app:app"],
+    }
+    environment = {**os.environ, "WEB_CONCURRENCY": "2", "THREADS": "4", "LOG_LEVEL": "WARNING", **env}
+    process = subprocess.Popen(
+        commands[kind], cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(url, process)
+        yield url, process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            requests.post(
+                f"{url}/api/v1/predictions", files={"file": ("x.png", INPUTS["png-28x28"])}, timeout=60
+            )
+            return
+        except requests.RequestException:
+            time.sleep(0.5)
+    raise RuntimeError(f"server at {url} did not come up")
+
+
+def run_wrk(url: str, body: Path, clients: int) -> dict[str, float]:
+    env = {**os.environ, "BENCH_BODY": str(body), "BENCH_BOUNDARY": BOUNDARY}
+    command = [
+        "wrk",
+        f"-t{min(clients, 2)}",
+        f"-c{clients}",
+        f"-d{SECONDS}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(ROOT / "bench" / "post.lua"),
+        f"{url}/api/v1/predictions",
+    ]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    result = json.loads(re.search(r"^JSON (.*)$", output, re.M).group(1))  # type: ignore[union-attr]
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def worker_rss_mb(master: subprocess.Popen[bytes]) -> float:
+    """Resident size of the largest worker (a child of the gunicorn master)."""
+    sizes = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        if re.search(rf"^PPid:\s+{master.pid}$", text, re.M):
+            sizes.append(int(re.search(r"^VmRSS:\s+(\d+)", text, re.M).group(1)) / 1024)  # type: ignore[union-attr]
+    return max(sizes, default=0.0)
+
+
+INPUTS = inputs()
+
+
+def main() -> None:
+    bodies = {}
+    folder = Path(tempfile.mkdtemp(prefix="bench-"))
+    for name, content in INPUTS.items():
+        bodies[name] = folder / f"{name}.body"
+        bodies[name].write_bytes(multipart(f"{name}.bin", content))
+    keyspace = f"bench_{uuid.uuid4().hex[:8]}"
+    setups = [
+        ("ours", "sqlite", {"DATABASE_URL": f"sqlite:///{folder}/bench.db"}, list(INPUTS)),
+        (
+            "ours",
+            "cassandra",
+            {"DATABASE_URL": f"cassandra://127.0.0.1:9042/{keyspace}", "CASSANDRA_CONSISTENCY": "ONE"},
+            list(INPUTS),
+        ),
+        ("seed", "cassandra", {"SEED_KEYSPACE": keyspace + "_seed"}, list(INPUTS)),
+        ("noop", "-", {}, ["png-28x28"]),
+    ]
+    rows, memory = [], {}
+    for kind, store, env, names in setups:
+        with server(kind, env) as (url, process):
+            memory[f"{kind}/{store}"] = worker_rss_mb(process)
+            for name in names:
+                for clients in CLIENTS:
+                    result = run_wrk(url, bodies[name], clients)
+                    rows.append({"server": kind, "store": store, "input": name, "clients": clients, **result})
+                    print(
+                        f"{kind:5} {store:9} {name:12} {clients:3} clients: {result['rps']:8.1f} req/s "
+                        f"p50 {result['p50']:7.1f} p99 {result['p99']:7.1f} ms errors {result['errors']}",
+                        flush=True,
+                    )
+            memory[f"{kind}/{store}"] = max(memory[f"{kind}/{store}"], worker_rss_mb(process))
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds_per_point": SECONDS,
+        "rows": rows,
+        "worker_rss_mb": memory,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "service.json").write_text(json.dumps(report, indent=1) + "\n")
+    (OUT / "service.md").write_text(render(report))
+    plot(report)
+    print(render(report))
+
+
+def find(report: dict, server: str, store: str, name: str, clients: int) -> dict:  # type: ignore[type-arg]
+    return next(
+        r
+        for r in report["rows"]
+        if (r["server"], r["store"], r["input"], r["clients"]) == (server, store, name, clients)
+    )
+
+
+def render(report: dict) -> str:  # type: ignore[type-arg]
+    lines = [
+        "# Service benchmark",
+        "",
+        f"Run {report['date']}, {report['seconds_per_point']} s per point, wrk, 2 gunicorn "
+        "workers x 4 threads for every server, Cassandra at consistency ONE on the same 2 cores.",
+        "",
+        "| server | store | input | clients | req/s | p50 ms | p95 ms | p99 ms | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["rows"]:
+        lines.append(
+            f"| {r['server']} | {r['store']} | {r['input']} | {r['clients']} | {r['rps']:.1f} | {r['p50']:.1f} | "
+            f"{r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} |"
+        )
+    ours = find(report, "ours", "cassandra", "png-28x28", 32)
+    seed = find(report, "seed", "cassandra", "png-28x28", 32)
+    floor = find(report, "noop", "-", "png-28x28", 32)
+    lines += [
+        "",
+        "## Headline (32 clients, 28x28 PNG, Cassandra)",
+        "",
+        f"- ours / seed-style baseline throughput: **{ours['rps'] / seed['rps']:.1f}x**",
+        f"- ours / no-op floor of the same server stack: **{ours['rps'] / floor['rps']:.0%}**",
+        f"- ours p99: **{ours['p99']:.1f} ms**, errors: {ours['errors']}",
+        "",
+        "Resident memory of one worker (MB): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in report["worker_rss_mb"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def ratio(a: dict, b: dict) -> float:  # type: ignore[type-arg]
+    return a["rps"] / b["rps"] if b["rps"] else float("inf")
+
+
+def plot(report: dict) -> None:  # type: ignore[type-arg]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for server, store, name in {(r["server"], r["store"], r["input"]) for r in report["rows"]}:
+        points = [find(report, server, store, name, c) for c in CLIENTS]
+        axis.plot(CLIENTS, [p["rps"] for p in points], marker="o", label=f"{server} / {store} / {name}")
+    axis.set_xscale("log", base=2)
+    axis.set_yscale("log")
+    axis.set_xlabel("concurrent clients")
+    axis.set_ylabel("requests per second")
+    axis.legend(fontsize=8)
+    axis.grid(True, alpha=0.3)
+    figure.savefig(OUT / "service.png", dpi=110, bbox_inches="tight")
+
+
+if __name__ == "__main__":
+    main()
