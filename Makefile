@@ -60,6 +60,7 @@ test-cluster: install-dev
 	set +e; $(PY) -m pytest -m cluster $(PYTEST_ARGS); status=$$?; $(CASSANDRA) stop; exit $$status
 
 bench: install-dev  ## benchmarks; tables and plots land in docs/benchmarks/
+	@command -v wrk >/dev/null || { echo "bench/service.py drives wrk: apt-get install wrk"; exit 1; }
 	PYTHON=$(abspath $(PY)) $(CASSANDRA) start
 	$(PY) bench/model.py
 	$(PY) bench/service.py
