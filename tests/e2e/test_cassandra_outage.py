@@ -53,9 +53,8 @@ def test_uploads_get_503_while_the_node_is_down_and_succeed_once_it_is_back(cass
     assert after.status_code == 201, after.text
     assert cassandra_server.process.poll() is None  # the same server process all along
 
-    names = [
-        p["filename"]
-        for p in requests.get(f"{cassandra_server.url}/api/v1/predictions", timeout=30).json()["predictions"]
-    ]
+    listing = requests.get(f"{cassandra_server.url}/api/v1/predictions", timeout=30)
+    assert listing.status_code == 200, listing.text
+    names = [p["filename"] for p in listing.json()["predictions"]]
     assert "before.png" in names and "after.png" in names
     assert "during.png" not in names  # refused, so not half-written either

@@ -13,6 +13,7 @@ import builtins
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ UNAVAILABLE = (NoHostAvailable, OperationTimedOut, RequestExecutionException, Co
 FIELDS = "id, created_at, filename, label, probabilities, model_version, width, height, corrected_label"
 BUCKET = timedelta(hours=1)
 REQUEST_TIMEOUT_S = 5.0
+RETRY_PAUSE_S = 1.0  # the reconnection policy retries a lost node every second
 
 TABLES = [
     """CREATE TABLE IF NOT EXISTS {ks}.records (
@@ -148,6 +150,9 @@ class CassandraStore:
         statement = self._statements.get(name)
         if statement is None:
             statement = self._connect().prepare(STATEMENTS[name].format(ks=self.keyspace))
+            # Every statement here writes the same values under the same keys when repeated, so
+            # the driver may retry it on another node when its coordinator dies mid-request.
+            statement.is_idempotent = True
             self._statements[name] = statement
         return statement
 
@@ -160,9 +165,17 @@ class CassandraStore:
                 f"{self.where} is unreachable ({action}: {exc}); retry in a few seconds"
             ) from exc
 
+    def _execute(self, statement: Any, parameters: tuple[Any, ...] | None = None) -> Any:
+        """Execute; once more after a pause if the coordinator was lost (every statement here is idempotent)."""
+        try:
+            return self._connect().execute(statement, parameters)
+        except UNAVAILABLE:
+            time.sleep(RETRY_PAUSE_S)
+            return self._connect().execute(statement, parameters)
+
     def _run(self, name: str, parameters: tuple[Any, ...], action: str) -> list[Any]:
         with self._guard(action):
-            return list(self._connect().execute(self._prepared(name), parameters))
+            return list(self._execute(self._prepared(name), parameters))
 
     # -- PredictionStore --------------------------------------------------------------------
 
@@ -181,14 +194,14 @@ class CassandraStore:
         bucket = bucket_of(record.created_at)
         fields = _fields(record)
         with self._guard("saving a prediction"):
-            session = self._connect()
-            session.execute(self._prepared("insert_image"), (record.id, image.content_type, image.data))
+            self._execute(self._prepared("insert_image"), (record.id, image.content_type, image.data))
             batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
+            batch.is_idempotent = True
             batch.add(self._prepared("insert_record"), fields)
             for feed in ("all", f"label:{record.label}"):
                 batch.add(self._prepared("insert_feed"), (feed, bucket, *fields))
                 batch.add(self._prepared("insert_bucket"), (feed, bucket))
-            session.execute(batch)
+            self._execute(batch)
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         rows = self._run("get_record", (record_id,), "reading a prediction")
@@ -212,23 +225,21 @@ class CassandraStore:
 
     def _buckets(self, feed: str, after: Cursor | None) -> Iterator[datetime]:
         """Hours that hold rows, newest first, fetched lazily page by page."""
-        session = self._connect()
         if after is None:
-            rows = session.execute(self._prepared("buckets"), (feed,))
+            rows = self._execute(self._prepared("buckets"), (feed,))
         else:
-            rows = session.execute(self._prepared("buckets_before"), (feed, bucket_of(after.created_at)))
+            rows = self._execute(self._prepared("buckets_before"), (feed, bucket_of(after.created_at)))
         for row in rows:
             yield _utc(row.bucket)
 
     def _bucket_page(
         self, feed: str, bucket: datetime, after: Cursor | None, limit: int
     ) -> builtins.list[Record]:
-        session = self._connect()
         if after is not None and bucket == bucket_of(after.created_at):
             parameters: tuple[Any, ...] = (feed, bucket, after.created_at, after.id, limit)
-            rows = session.execute(self._prepared("page_after"), parameters)
+            rows = self._execute(self._prepared("page_after"), parameters)
         else:
-            rows = session.execute(self._prepared("page"), (feed, bucket, limit))
+            rows = self._execute(self._prepared("page"), (feed, bucket, limit))
         return [_record(row) for row in rows]
 
     def set_correction(self, record_id: uuid.UUID, label: str) -> Record | None:
@@ -238,10 +249,11 @@ class CassandraStore:
         bucket = bucket_of(record.created_at)
         with self._guard("saving a correction"):
             batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
+            batch.is_idempotent = True
             batch.add(self._prepared("correct_record"), (label, record_id))
             for feed in ("all", f"label:{record.label}"):
                 batch.add(self._prepared("correct_feed"), (label, feed, bucket, record.created_at, record_id))
-            self._connect().execute(batch)
+            self._execute(batch)
         return self.get(record_id)
 
     def corrected(self) -> builtins.list[Record]:
