@@ -155,3 +155,19 @@ def test_unreachable_cassandra_fails_fast_with_a_clear_error() -> None:
     with pytest.raises(StoreUnavailable):
         store.add(make_record(), IMAGE)
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.cassandra
+def test_cassandra_write_replayed_by_a_driver_retry_changes_nothing() -> None:
+    """A retried write reaches the node again with the same timestamp; the record must not double."""
+    store = open_store(cassandra_test_url(f"fc_replay_{uuid.uuid4().hex[:10]}"), consistency="ONE")
+    store.init_schema()
+    record = make_record()
+    store.ping()  # opens the session, so the cluster below is the one that writes
+    # The driver resends a retried request as it was, client timestamp included: do the same.
+    store._cluster.timestamp_generator = lambda: 1_780_000_000_000_000  # type: ignore[attr-defined]
+    store.add(record, IMAGE)
+    store.add(record, IMAGE)
+    assert store.get(record.id) == record
+    assert [r.id for r in all_pages(store, limit=10)] == [record.id]
+    store.close()
