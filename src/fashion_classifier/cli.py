@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fashion_classifier.config import DEFAULT_MODEL_PATH, Settings
+from fashion_classifier.config import FLOAT_MODEL_PATH, Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,14 +27,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fashion-classifier", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train the CNN, export ONNX and the model card")
+    train = commands.add_parser(
+        "train", help="train the CNN, export ONNX (float and int8) and the model cards"
+    )
     train.add_argument("--epochs", type=int, default=32)
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--limit", type=int, help="train on the first N images only (quick runs)")
     train.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX .gz files")
     train.add_argument("--checkpoint-dir", type=Path, default=Path(".checkpoint"))
-    train.add_argument("--output", type=Path, default=DEFAULT_MODEL_PATH)
+    train.add_argument("--output", type=Path, default=FLOAT_MODEL_PATH, help="the float model's path")
     train.set_defaults(run=_train)
+
+    quantize = commands.add_parser(
+        "quantize", help="make the int8 model (the one served) from an exported float model"
+    )
+    quantize.add_argument("--model", type=Path, default=FLOAT_MODEL_PATH)
+    quantize.add_argument("--data-dir")
+    quantize.set_defaults(run=_quantize)
 
     evaluate = commands.add_parser(
         "evaluate", help="accuracy on the test set, per class, confusion matrix PNG"
@@ -71,6 +80,12 @@ def _train(args: argparse.Namespace) -> int:
     from fashion_classifier.training.cli import train_and_export
 
     return train_and_export(args)
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    from fashion_classifier.training.cli import quantize_and_describe
+
+    return quantize_and_describe(args.model, args.data_dir)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 # src/fashion_classifier/config.py -> the checkout's root (models/ lives there).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "fashion_cnn.onnx"
+# The float model exported from Keras, and its int8 quantisation: the one served by default.
+FLOAT_MODEL_PATH = PROJECT_ROOT / "models" / "fashion_cnn.onnx"
+DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "fashion_cnn.int8.onnx"
 DEFAULT_DATABASE_URL = "sqlite:///data/predictions.db"
 
 

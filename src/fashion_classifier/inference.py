@@ -21,7 +21,7 @@ class Classifier:
 
     def __init__(self, session: ort.InferenceSession, *, version: str, card: dict) -> None:
         self._session = session
-        self._input = session.get_inputs()[0].name
+        self.input_name = session.get_inputs()[0].name
         self.version = version
         self.card = card
 
@@ -53,7 +53,7 @@ class Classifier:
     def raw_probabilities(self, batch: np.ndarray) -> np.ndarray:
         """The network's own output for (n, 28, 28, 1) float32, without flip averaging."""
         batch = np.ascontiguousarray(batch, dtype=np.float32).reshape(-1, 28, 28, 1)
-        (probs,) = self._session.run(None, {self._input: batch})
+        (probs,) = self._session.run(None, {self.input_name: batch})
         return np.asarray(probs)
 
     def predict(self, image: np.ndarray) -> Prediction:

@@ -196,8 +196,8 @@ def test_the_image_ships_the_model_and_finds_it(final_stage: Stage) -> None:
     destination = next(words[-1] for words in copies if words[0].rstrip("/") == "models")
     # The package is installed (not editable): MODEL_PATH must name the copied file.
     model_path = final_stage.env()["MODEL_PATH"]
-    assert model_path == destination.rstrip("/") + "/fashion_cnn.onnx"
-    assert (ROOT / "models" / "fashion_cnn.onnx").is_file()
+    assert model_path == destination.rstrip("/") + "/fashion_cnn.int8.onnx"
+    assert (ROOT / "models" / "fashion_cnn.int8.onnx").is_file()
 
 
 def test_train_target_installs_the_train_extra(stages: list[Stage]) -> None:
@@ -270,7 +270,8 @@ def test_build_context_has_everything_the_dockerfile_copies(stages: list[Stage])
         kept = [f for f in files if in_build_context(f.relative_to(ROOT).as_posix())]
         assert kept, f"COPY {source}: nothing of it reaches the build context (.dockerignore)"
     assert in_build_context("src/fashion_classifier/cli.py")
-    assert in_build_context("models/fashion_cnn.onnx") and in_build_context("models/fashion_cnn.json")
+    for shipped in ("fashion_cnn.int8.onnx", "fashion_cnn.int8.json", "fashion_cnn.onnx", "fashion_cnn.json"):
+        assert in_build_context(f"models/{shipped}")
 
 
 # -- compose -------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def test_image_command_serves_predictions_and_stops_cleanly_on_sigterm(
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "VIRTUAL_ENV": str(bin_dir.parent),
         "DATABASE_URL": f"cassandra://{cassandra_hosts}/{KEYSPACE}",
-        "MODEL_PATH": str(ROOT / "models" / "fashion_cnn.onnx"),
+        "MODEL_PATH": str(ROOT / "models" / "fashion_cnn.int8.onnx"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
     command = replace_option(final_stage.command(), "--port", str(port))

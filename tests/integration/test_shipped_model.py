@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from fashion_classifier import predict_imgpath
+from fashion_classifier.config import FLOAT_MODEL_PATH
 from fashion_classifier.inference import Classifier
 from fashion_classifier.labels import CLASSES
 from fashion_classifier.training import photos
@@ -46,13 +47,25 @@ def test_accuracy_on_rendered_product_photos(classifier: Classifier) -> None:
     assert np.mean(hits) >= 0.90
 
 
-def test_model_card_tells_the_truth(model_path: Path, classifier: Classifier) -> None:
-    card = json.loads(model_path.with_suffix(".json").read_text())
+def test_model_cards_tell_the_truth(model_path: Path, classifier: Classifier) -> None:
     test = fmnist_test()
-    probabilities = classifier.probabilities(test.images[..., None].astype(np.float32) / 255.0)
-    measured = float(np.mean(probabilities.argmax(1) == test.labels))
-    assert abs(card["test_set"]["accuracy"] - measured) < 1e-9
-    assert card["export_parity"]["top1_agreement"] == 1.0
-    assert card["export_parity"]["max_abs_probability_difference"] < 1e-4
+    batch = test.images[..., None].astype(np.float32) / 255.0
+    served = classifier.probabilities(batch)
+    card = json.loads(model_path.with_suffix(".json").read_text())
+    assert abs(card["test_set"]["accuracy"] - float(np.mean(served.argmax(1) == test.labels))) < 1e-9
     assert card["classes"] == list(CLASSES)
     assert card["version"] == classifier.version
+
+    # The served model is the int8 quantisation of the float model exported from Keras.
+    float_classifier = Classifier.load(FLOAT_MODEL_PATH)
+    float_card = json.loads(FLOAT_MODEL_PATH.with_suffix(".json").read_text())
+    float_probs = float_classifier.probabilities(batch)
+    assert (
+        abs(float_card["test_set"]["accuracy"] - float(np.mean(float_probs.argmax(1) == test.labels))) < 1e-9
+    )
+    assert float_card["export_parity"]["top1_agreement"] == 1.0
+    assert float_card["export_parity"]["max_abs_probability_difference"] < 1e-4
+    agreement = float(np.mean(float_probs.argmax(1) == served.argmax(1)))
+    assert card["quantization"]["float_model"]["version"] == float_classifier.version
+    assert abs(card["quantization"]["top1_agreement_with_float"] - agreement) < 1e-9
+    assert agreement >= 0.99

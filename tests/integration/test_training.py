@@ -88,3 +88,21 @@ def test_onnx_export_matches_keras_on_the_whole_test_set(short_run, tmp_path: Pa
     assert check["images"] == 10_000
     assert check["top1_agreement"] == 1.0
     assert check["max_abs_probability_difference"] < 1e-4
+
+
+def test_int8_quantisation_keeps_the_answers(short_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fashion_classifier.inference import Classifier
+    from fashion_classifier.training.export import export_onnx
+    from fashion_classifier.training.quantize import quantize
+
+    _, _, result = short_run
+    float_path = export_onnx(result.model, tmp_path / "model.onnx")
+    int8_path = quantize(float_path, result.dataset)
+    assert int8_path == tmp_path / "model.int8.onnx"
+    assert int8_path.stat().st_size < float_path.stat().st_size / 2  # int8 weights, not float32
+    batch = result.dataset.test.images[..., None].astype(np.float32) / 255.0
+    float_top1 = Classifier.load(float_path).raw_probabilities(batch).argmax(1)
+    int8_top1 = Classifier.load(int8_path).raw_probabilities(batch).argmax(1)
+    assert np.mean(float_top1 == int8_top1) >= 0.97
+    labels = result.dataset.test.labels
+    assert np.mean(int8_top1 == labels) >= np.mean(float_top1 == labels) - 0.01
