@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from fashion_classifier import predict_imgpath
-from fashion_classifier.config import DEFAULT_MODEL_PATH
+from fashion_classifier.config import DEFAULT_MODEL_PATH, FLOAT_MODEL_PATH
 from fashion_classifier.inference import Classifier
 from fashion_classifier.preprocessing import preprocess_bytes
 from fashion_classifier.training import data, photos
@@ -75,12 +75,16 @@ def data_class(label: int) -> str:
 
 def onnx_timings(test: data.Split, jpeg: bytes, folder: Path) -> dict[str, dict[str, float]]:
     single = Classifier.load(DEFAULT_MODEL_PATH, threads=1)
+    single_float = Classifier.load(FLOAT_MODEL_PATH, threads=1)
     image = test.images[0][None, ..., None].astype(np.float32) / 255.0
     png = (folder / "0.png").read_bytes()
     path = folder / "photo.jpg"
     path.write_bytes(jpeg)
     results = {
         "model, 1 image, 1 thread (one pass)": timed(lambda: single.raw_probabilities(image), repeat=3000),
+        "float model before quantisation, 1 image, 1 thread (one pass)": timed(
+            lambda: single_float.raw_probabilities(image), repeat=3000
+        ),
         "model, 1 image, 1 thread (with flip averaging, as served)": timed(
             lambda: single.probabilities(image), repeat=3000
         ),
@@ -90,7 +94,12 @@ def onnx_timings(test: data.Split, jpeg: bytes, folder: Path) -> dict[str, dict[
     }
     batch = test.images[:1024][..., None].astype(np.float32) / 255.0
     both = Classifier.load(DEFAULT_MODEL_PATH, threads=os.cpu_count() or 1)
-    for name, run in (("one pass", both.raw_probabilities), ("with flip averaging", both.probabilities)):
+    both_float = Classifier.load(FLOAT_MODEL_PATH, threads=os.cpu_count() or 1)
+    for name, run in (
+        ("one pass", both.raw_probabilities),
+        ("with flip averaging", both.probabilities),
+        ("float model, one pass", both_float.raw_probabilities),
+    ):
         batch_ms = timed(lambda run=run: run(batch), repeat=20, warmup=3)["median_ms"]
         results[f"batch of 1024, all cores ({name})"] = {
             "images_per_s": 1024 / (batch_ms / 1000),
@@ -180,7 +189,7 @@ def render(results: dict) -> str:  # type: ignore[type-arg]
             for name, row in onnx.items()
             if "images_per_s" in row
         ),
-        f"- ONNX Runtime (one pass) vs Keras `model.predict` on one image, same network: "
+        f"- served int8 model under ONNX Runtime (one pass) vs Keras `model.predict` on one image, same network: "
         f"**{results['speedup_vs_keras_predict']:.0f}x** faster",
         f"- Resident memory after loading and one prediction: ONNX Runtime {results['resident_mb']['onnx']:.0f} MB, "
         f"Keras {results['resident_mb']['keras']:.0f} MB",
