@@ -91,7 +91,14 @@ def _upright_size(image: Image.Image) -> tuple[int, int]:
     """Width and height as a viewer shows them (EXIF orientations 5-8 turn the picture sideways)."""
     width, height = image.size
     try:
-        orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+        if image.format == "PNG":
+            # PngImageFile.getexif() decodes every pixel to look for an eXIf chunk after them:
+            # that would decode a hostile picture before the pixel limit. Read an early one only.
+            exif = Image.Exif()
+            exif.load(image.info.get("exif", b""))
+        else:
+            exif = image.getexif()
+        orientation = exif.get(EXIF_ORIENTATION, 1)
     except (OSError, ValueError, SyntaxError):
         orientation = 1  # unreadable EXIF: keep the stored orientation
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)

@@ -7,7 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from fashion_classifier.preprocessing import (
     ImageTooLarge,
@@ -131,6 +131,19 @@ def test_decompression_bomb_is_refused_before_decoding() -> None:
     assert len(bomb) < 200_000
     with pytest.raises(ImageTooLarge, match="megapixels"):
         load_image(bomb)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_too_many_pixels_is_refused_without_decoding(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 25 megapixels: over our limit (24), under Pillow's own bomb check (89), so ours must catch it.
+    picture = encode(Image.new("RGB", (5_000, 5_000), (250, 250, 250)), fmt)
+
+    def decoding(*args: object) -> None:
+        raise AssertionError("the pixels were decoded before the pixel limit was checked")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", decoding)
+    with pytest.raises(ImageTooLarge, match="5000x5000 pixels"):
+        load_image(picture)
 
 
 def test_too_many_bytes_is_refused() -> None:
