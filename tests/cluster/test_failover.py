@@ -84,7 +84,7 @@ def test_uploads_survive_a_killed_node(cluster_server: Server) -> None:
     clients = [Uploader(cluster_server, n, stop) for n in range(CLIENTS)]
     for client in clients:
         client.start()
-    timeline = []
+    timeline: list[tuple[str, int]] = []
     time.sleep(10)
     run_script("kill", "2")
     timeline.append(("node 2 killed", sum(len(c.acknowledged) for c in clients)))
@@ -113,8 +113,8 @@ def test_uploads_survive_a_killed_node(cluster_server: Server) -> None:
 
 
 def write_report(
-    acknowledged: int, failures: list[str], missing: set[str], timeline: list, slowest: float
-) -> None:  # type: ignore[type-arg]
+    acknowledged: int, failures: list[str], missing: set[str], timeline: list[tuple[str, int]], slowest: float
+) -> None:
     lines = [
         "# Failover on a 3-node cluster",
         "",
