@@ -23,9 +23,7 @@ def evaluate_test_set(model_path: Path, data_dir: str | None, png: Path) -> int:
     """Accuracy on the 10,000 test images, a per-class table, and a confusion-matrix picture."""
     classifier = Classifier.load(model_path, threads=0)
     test = data.load(data_dir).test
-    batch = test.images[..., None].astype(np.float32) / 255.0
-    predicted = np.concatenate([classifier.probabilities(c).argmax(1) for c in np.array_split(batch, 20)])
-    result = evaluate(predicted, test.labels)
+    result = evaluate(classifier.dataset_probabilities(test.images).argmax(1), test.labels)
     print(result.table())
     save_confusion_png(result, png, title=f"{classifier.version}: test accuracy {result.accuracy:.2%}")
     print(f"confusion matrix written to {png}")

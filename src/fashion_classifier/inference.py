@@ -50,6 +50,14 @@ class Classifier:
         both = self.raw_probabilities(np.concatenate([batch, batch[:, :, ::-1, :]]))
         return (both[: len(batch)] + both[len(batch) :]) / 2
 
+    def dataset_probabilities(self, images: np.ndarray, *, flip: bool = True) -> np.ndarray:
+        """(n, 28, 28) uint8 data-set images -> (n, 10), in chunks of 1,000 to bound memory."""
+        run = self.probabilities if flip else self.raw_probabilities
+        chunks = [
+            images[i : i + 1000, ..., None].astype(np.float32) / 255.0 for i in range(0, len(images), 1000)
+        ]
+        return np.concatenate([run(chunk) for chunk in chunks])
+
     def raw_probabilities(self, batch: np.ndarray) -> np.ndarray:
         """The network's own output for (n, 28, 28, 1) float32, without flip averaging."""
         batch = np.ascontiguousarray(batch, dtype=np.float32).reshape(-1, 28, 28, 1)

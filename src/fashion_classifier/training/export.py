@@ -40,7 +40,7 @@ def parity(model: keras.Model, classifier: Classifier, images: np.ndarray) -> di
     """How closely ONNX Runtime reproduces Keras on the same inputs."""
     batch = images[..., None].astype(np.float32) / 255.0
     keras_probs = model.predict(batch, batch_size=1000, verbose=0)
-    onnx_probs = np.concatenate([classifier.raw_probabilities(chunk) for chunk in np.array_split(batch, 10)])
+    onnx_probs = classifier.dataset_probabilities(images, flip=False)
     return {
         "images": len(batch),
         "top1_agreement": float(np.mean(keras_probs.argmax(1) == onnx_probs.argmax(1))),
@@ -49,8 +49,7 @@ def parity(model: keras.Model, classifier: Classifier, images: np.ndarray) -> di
 
 
 def test_set_evaluation(classifier: Classifier, dataset: FashionMNIST) -> Evaluation:
-    batch = dataset.test.images[..., None].astype(np.float32) / 255.0
-    probs = np.concatenate([classifier.probabilities(chunk) for chunk in np.array_split(batch, 10)])
+    probs = classifier.dataset_probabilities(dataset.test.images)
     return evaluate(probs.argmax(1), dataset.test.labels)
 
 

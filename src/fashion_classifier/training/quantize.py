@@ -46,9 +46,9 @@ class _Calibration(CalibrationDataReader):
         return next(self._batches, None)
 
 
-def quantize(float_path: Path, dataset: FashionMNIST, output: Path | None = None) -> Path:
-    """Write the int8 model beside the float one (or to `output`); returns its path."""
-    output = output or int8_path_for(float_path)
+def quantize(float_path: Path, dataset: FashionMNIST) -> Path:
+    """Write the int8 model beside the float one; returns its path."""
+    output = int8_path_for(float_path)
     input_name = Classifier.load(float_path).input_name
     with tempfile.TemporaryDirectory() as work:
         prepared = Path(work) / "prepared.onnx"
@@ -77,16 +77,11 @@ def _output_layer(graph: onnx.GraphProto) -> list[str]:
     return [by_output[softmax.input[0]].name, softmax.name]
 
 
-def _flip_averaged(classifier: Classifier, images: np.ndarray) -> np.ndarray:
-    batch = images[..., None].astype(np.float32) / 255.0
-    return np.concatenate([classifier.probabilities(chunk) for chunk in np.array_split(batch, 20)])
-
-
 def write_int8_card(float_path: Path, int8_path: Path, dataset: FashionMNIST) -> dict:
     """The int8 model's card: the float card, with its own version, test figures and how it agrees."""
     float_card = json.loads(float_path.with_suffix(".json").read_text())
-    float_probs = _flip_averaged(Classifier.load(float_path), dataset.test.images)
-    int8_probs = _flip_averaged(Classifier.load(int8_path), dataset.test.images)
+    float_probs = Classifier.load(float_path).dataset_probabilities(dataset.test.images)
+    int8_probs = Classifier.load(int8_path).dataset_probabilities(dataset.test.images)
     digest = hashlib.sha256(int8_path.read_bytes()).hexdigest()
     created = datetime.now(UTC)
     # Keras-to-ONNX parity belongs to the float model: it moves under "quantization" below.
