@@ -114,7 +114,7 @@ def _decode(image: Image.Image, width: int, height: int, min_side: int) -> Check
                 image.draft(image.mode, (min_side, min_side))
             image.seek(0)  # animated pictures: the first frame
             image.load()
-            image = ImageOps.exif_transpose(image) or image
+            ImageOps.exif_transpose(image, in_place=True)  # upright; no copy when already upright
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise ImageTooLarge("the picture expands to too many pixels; send a smaller picture") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
@@ -151,10 +151,10 @@ def _to_grey(image: Image.Image) -> np.ndarray:
     if image.mode == "RGBA":
         white = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, image)
+    image = image.convert("L")  # before shrinking: one channel to resample instead of three
     if max(image.size) > WORK_SIDE * 2:
-        image = image.copy()
         image.thumbnail((WORK_SIDE * 2, WORK_SIDE * 2), Image.Resampling.BILINEAR)
-    return np.asarray(image.convert("L"), dtype=np.uint8)
+    return np.asarray(image, dtype=np.uint8)
 
 
 def _looks_like_dataset_image(grey: np.ndarray) -> bool:

@@ -131,8 +131,10 @@ def clean_filename(name: str | None) -> str:
 
 def stored_copy(image: Image.Image, *, max_side: int) -> StoredImage:
     """Re-encode the picture for keeping: bounded size, no metadata, none of the client's bytes."""
-    copy = normalise_mode(image).copy()
-    copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    copy = normalise_mode(image)
+    if max(copy.size) > max_side:
+        copy = copy.copy()  # thumbnail() shrinks in place; the caller's picture stays as it was
+        copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     if copy.mode == "RGBA":
         copy.save(buffer, format="PNG", optimize=True)

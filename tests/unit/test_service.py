@@ -64,6 +64,25 @@ def test_the_stored_copy_is_re_encoded_and_bounded(service: PredictionService, s
     assert (record.width, record.height) == (3000, 2000)
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_the_stored_copy_keeps_none_of_the_clients_metadata(
+    service: PredictionService, store: MemoryStore, fmt: str
+) -> None:
+    # A phone photo small enough to be kept at its own size still loses its camera and GPS tags.
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 30.0)}  # GPSInfo
+    picture = io.BytesIO()
+    Image.open(io.BytesIO(product_photo(0, size=(640, 480)))).save(picture, fmt, exif=exif.tobytes())
+    (record,) = service.classify([Upload("phone.jpg", picture.getvalue())])
+    stored = store.image(record.id)
+    assert stored is not None
+    kept = Image.open(io.BytesIO(stored.data))
+    assert kept.size == (640, 480)
+    assert dict(kept.getexif()) == {}
+    assert b"SecretCam" not in stored.data
+
+
 def test_file_names_are_kept_as_data_without_control_characters(service: PredictionService) -> None:
     name = "../../etc/passwd\x00<script>alert(1)</script>.png"
     (record,) = service.classify([Upload(name, dataset_png(0)[0])])
