@@ -58,7 +58,7 @@ def free_port() -> int:
 
 @contextmanager
 def server(kind: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start one of: ours (fashion-classifier serve), seed (gunicorn + seed app), noop (gunicorn)."""
+    """Start one of: ours (fashion-classifier serve), seed (gunicorn + seed app), the two no-op floors."""
     port = free_port()
     gunicorn = [
         sys.executable,
@@ -77,7 +77,8 @@ def server(kind: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Pop
     commands = {
         "ours": [sys.executable, "-m", "fashion_classifier.cli", "serve", "--port", str(port)],
         "seed": [*gunicorn, "--chdir", str(ROOT / "bench"), "--timeout", "120", "seed_baseline:create_app()"],
-        "noop": [*gunicorn, "--chdir", str(ROOT / "bench"), "noop_app:app"],
+        "noop-wsgi": [*gunicorn, "--chdir", str(ROOT / "bench"), "noop_app:app"],
+        "noop-flask": [*gunicorn, "--chdir", str(ROOT / "bench"), "noop_app:flask_app"],
     }
     environment = {**os.environ, "WEB_CONCURRENCY": "2", "THREADS": "4", "LOG_LEVEL": "WARNING", **env}
     process = subprocess.Popen(
@@ -105,7 +106,8 @@ def wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"server at {url} did not come up")
 
 
-def run_wrk(url: str, body: Path, clients: int) -> dict[str, float]:
+def run_wrk(url: str, body: Path, clients: int, master: subprocess.Popen[bytes]) -> dict[str, float]:
+    """One point: throughput, latency percentiles, errors, and the CPU each request cost."""
     env = {**os.environ, "BENCH_BODY": str(body), "BENCH_BOUNDARY": BOUNDARY}
     command = [
         "wrk",
@@ -118,22 +120,61 @@ def run_wrk(url: str, body: Path, clients: int) -> dict[str, float]:
         str(ROOT / "bench" / "post.lua"),
         f"{url}/api/v1/predictions",
     ]
+    server_before, node_before = cpu_seconds(server_pids(master)), cpu_seconds(cassandra_pids())
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    server_after, node_after = cpu_seconds(server_pids(master)), cpu_seconds(cassandra_pids())
     result = json.loads(re.search(r"^JSON (.*)$", output, re.M).group(1))  # type: ignore[union-attr]
     result["rps"] = result["requests"] / result["seconds"]
+    requests_done = max(result["requests"], 1)
+    result["server_cpu_ms"] = cpu_used(server_before, server_after) / requests_done * 1000
+    result["cassandra_cpu_ms"] = cpu_used(node_before, node_after) / requests_done * 1000
     return result
+
+
+def server_pids(master: subprocess.Popen[bytes]) -> list[int]:
+    """The gunicorn master and its workers."""
+    pids = [master.pid]
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if re.search(rf"^PPid:\s+{master.pid}$", status.read_text(), re.M):
+                pids.append(int(status.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+def cassandra_pids() -> list[int]:
+    """The local Cassandra nodes started by tools/cassandra/cassandra.sh (they share our 2 cores)."""
+    return [int(f.read_text()) for f in (ROOT / "tools" / "cassandra" / "run").glob("node*/pid")]
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time each of these processes has used so far."""
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone already
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return used
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent in between by the processes alive at both ends (a worker that died and
+    was replaced takes its time with it: the figure is then a lower bound)."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
 
 
 def worker_rss_mb(master: subprocess.Popen[bytes]) -> float:
     """Resident size of the largest worker (a child of the gunicorn master)."""
     sizes = []
-    for status in Path("/proc").glob("[0-9]*/status"):
+    for pid in server_pids(master)[1:]:
         try:
-            text = status.read_text()
+            status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        if re.search(rf"^PPid:\s+{master.pid}$", text, re.M):
-            sizes.append(int(re.search(r"^VmRSS:\s+(\d+)", text, re.M).group(1)) / 1024)  # type: ignore[union-attr]
+        sizes.append(int(re.search(r"^VmRSS:\s+(\d+)", status, re.M).group(1)) / 1024)  # type: ignore[union-attr]
     return max(sizes, default=0.0)
 
 
@@ -156,7 +197,8 @@ def main() -> None:
             list(INPUTS),
         ),
         ("seed", "cassandra", {"SEED_KEYSPACE": keyspace + "_seed"}, list(INPUTS)),
-        ("noop", "-", {}, ["png-28x28"]),
+        ("noop-flask", "-", {}, list(INPUTS)),
+        ("noop-wsgi", "-", {}, list(INPUTS)),
     ]
     rows, memory = [], {}
     for kind, store, env, names in setups:
@@ -164,11 +206,12 @@ def main() -> None:
             memory[f"{kind}/{store}"] = worker_rss_mb(process)
             for name in names:
                 for clients in CLIENTS:
-                    result = run_wrk(url, bodies[name], clients)
+                    result = run_wrk(url, bodies[name], clients, process)
                     rows.append({"server": kind, "store": store, "input": name, "clients": clients, **result})
                     print(
-                        f"{kind:5} {store:9} {name:12} {clients:3} clients: {result['rps']:8.1f} req/s "
-                        f"p50 {result['p50']:7.1f} p99 {result['p99']:7.1f} ms errors {result['errors']}",
+                        f"{kind:10} {store:9} {name:12} {clients:3} clients: {result['rps']:8.1f} req/s "
+                        f"p50 {result['p50']:7.1f} p99 {result['p99']:7.1f} ms errors {result['errors']} "
+                        f"CPU/request server {result['server_cpu_ms']:.2f} ms, Cassandra {result['cassandra_cpu_ms']:.2f} ms",
                         flush=True,
                     )
             memory[f"{kind}/{store}"] = max(memory[f"{kind}/{store}"], worker_rss_mb(process))
@@ -200,24 +243,33 @@ def render(report: dict) -> str:  # type: ignore[type-arg]
         f"Run {report['date']}, {report['seconds_per_point']} s per point, wrk, 2 gunicorn "
         "workers x 4 threads for every server, Cassandra at consistency ONE on the same 2 cores.",
         "",
-        "| server | store | input | clients | req/s | p50 ms | p95 ms | p99 ms | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "CPU per request: the server's processes (master and workers) and the Cassandra node's JVM,",
+        "measured from /proc over the point (the JVM also ticks over when idle: see the SQLite rows).",
+        "",
+        "| server | store | input | clients | req/s | p50 ms | p95 ms | p99 ms | errors "
+        "| server CPU ms/req | Cassandra CPU ms/req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
         lines.append(
             f"| {r['server']} | {r['store']} | {r['input']} | {r['clients']} | {r['rps']:.1f} | {r['p50']:.1f} | "
-            f"{r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} |"
+            f"{r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} | {r['server_cpu_ms']:.2f} | {r['cassandra_cpu_ms']:.2f} |"
         )
-    ours = find(report, "ours", "cassandra", "png-28x28", 32)
-    seed = find(report, "seed", "cassandra", "png-28x28", 32)
-    floor = find(report, "noop", "-", "png-28x28", 32)
+    lines += ["", "## Headline: 32 clients, Cassandra", ""]
     lines += [
-        "",
-        "## Headline (32 clients, 28x28 PNG, Cassandra)",
-        "",
-        f"- ours / seed-style baseline throughput: **{ours['rps'] / seed['rps']:.1f}x**",
-        f"- ours / no-op floor of the same server stack: **{ours['rps'] / floor['rps']:.0%}**",
-        f"- ours p99: **{ours['p99']:.1f} ms**, errors: {ours['errors']}",
+        "| input | ours / seed-style | ours / no-op Flask floor | ours / no-op WSGI floor | ours p99 ms | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in sorted({r["input"] for r in report["rows"]}):
+        ours = find(report, "ours", "cassandra", name, 32)
+        seed = find(report, "seed", "cassandra", name, 32)
+        flask = find(report, "noop-flask", "-", name, 32)
+        wsgi = find(report, "noop-wsgi", "-", name, 32)
+        lines.append(
+            f"| {name} | **{ratio(ours, seed):.1f}x** | {ratio(ours, flask):.0%} | {ratio(ours, wsgi):.0%} "
+            f"| {ours['p99']:.1f} | {ours['errors']} |"
+        )
+    lines += [
         "",
         "Resident memory of one worker (MB): "
         + ", ".join(f"{k} {v:.0f}" for k, v in report["worker_rss_mb"].items()),
