@@ -289,14 +289,14 @@ def plot(report: dict) -> None:  # type: ignore[type-arg]
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(8, 5))
-    for server, store, name in {(r["server"], r["store"], r["input"]) for r in report["rows"]}:
+    for server, store, name in sorted({(r["server"], r["store"], r["input"]) for r in report["rows"]}):
         points = [find(report, server, store, name, c) for c in CLIENTS]
         axis.plot(CLIENTS, [p["rps"] for p in points], marker="o", label=f"{server} / {store} / {name}")
     axis.set_xscale("log", base=2)
     axis.set_yscale("log")
     axis.set_xlabel("concurrent clients")
     axis.set_ylabel("requests per second")
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     axis.grid(True, alpha=0.3)
     figure.savefig(OUT / "service.png", dpi=110, bbox_inches="tight")
 
