@@ -49,8 +49,7 @@ def test_accuracy_on_rendered_product_photos(classifier: Classifier) -> None:
 
 def test_model_cards_tell_the_truth(model_path: Path, classifier: Classifier) -> None:
     test = fmnist_test()
-    batch = test.images[..., None].astype(np.float32) / 255.0
-    served = classifier.probabilities(batch)
+    served = classifier.dataset_probabilities(test.images)
     card = json.loads(model_path.with_suffix(".json").read_text())
     assert abs(card["test_set"]["accuracy"] - float(np.mean(served.argmax(1) == test.labels))) < 1e-9
     assert card["classes"] == list(CLASSES)
@@ -59,7 +58,7 @@ def test_model_cards_tell_the_truth(model_path: Path, classifier: Classifier) ->
     # The served model is the int8 quantisation of the float model exported from Keras.
     float_classifier = Classifier.load(FLOAT_MODEL_PATH)
     float_card = json.loads(FLOAT_MODEL_PATH.with_suffix(".json").read_text())
-    float_probs = float_classifier.probabilities(batch)
+    float_probs = float_classifier.dataset_probabilities(test.images)
     assert (
         abs(float_card["test_set"]["accuracy"] - float(np.mean(float_probs.argmax(1) == test.labels))) < 1e-9
     )
