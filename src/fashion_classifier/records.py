@@ -26,11 +26,17 @@ class Prediction:
 
     label: str
     probabilities: tuple[float, ...]  # one per class, in CLASSES order
+    # The verdict "is this one of the ten garments at all?"; None on records made before it.
+    garment_score: float | None = None  # in [0, 1], higher = more like a garment
+    is_garment: bool | None = None
 
     @classmethod
-    def from_probabilities(cls, probabilities: tuple[float, ...]) -> Prediction:
+    def from_probabilities(
+        cls, probabilities: tuple[float, ...], *, garment_score: float | None = None, threshold: float = 0.5
+    ) -> Prediction:
         best = max(range(len(probabilities)), key=probabilities.__getitem__)
-        return cls(CLASSES[best], tuple(probabilities))
+        verdict = None if garment_score is None else garment_score >= threshold
+        return cls(CLASSES[best], tuple(probabilities), garment_score, verdict)
 
     @property
     def confidence(self) -> float:
