@@ -7,10 +7,11 @@ from pathlib import Path
 
 from fashion_classifier.inference import Classifier
 from fashion_classifier.labels import CLASSES
+from fashion_classifier.records import Prediction
 
 __version__ = "0.1.0"
 
-__all__ = ["CLASSES", "Classifier", "__version__", "predict_imgpath"]
+__all__ = ["CLASSES", "Classifier", "Prediction", "__version__", "classify_imgpath", "predict_imgpath"]
 
 
 @lru_cache(maxsize=1)
@@ -22,4 +23,9 @@ def _default_classifier() -> Classifier:
 
 def predict_imgpath(path: str | Path) -> str:
     """The garment class of the picture at `path`, e.g. 'Ankle boot' (the seed's function)."""
-    return _default_classifier().predict_bytes(Path(path).read_bytes()).label
+    return classify_imgpath(path).label
+
+
+def classify_imgpath(path: str | Path) -> Prediction:
+    """The whole prediction for the picture at `path`: class, probabilities and garment verdict."""
+    return _default_classifier().predict_bytes(Path(path).read_bytes())

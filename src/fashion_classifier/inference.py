@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,30 @@ import onnxruntime as ort
 
 from fashion_classifier.preprocessing import preprocess_bytes
 from fashion_classifier.records import Prediction
+
+VERDICT_OUTPUT = "garment_raw"
+
+
+@dataclass(frozen=True)
+class GarmentVerdict:
+    """The model card's calibration of its raw garment score: score 0.5 is the threshold."""
+
+    threshold: float
+    scale: float
+
+    @classmethod
+    def from_card(cls, card: dict) -> GarmentVerdict:
+        try:
+            verdict = card["garment_verdict"]
+            return cls(float(verdict["threshold"]), float(verdict["scale"]))
+        except (KeyError, TypeError, ValueError):
+            raise ModelNotFound(
+                "the model has a garment score but its card gives no calibration "
+                "('garment_verdict'); keep the .json card beside the .onnx file"
+            ) from None
+
+    def garment_score(self, raw: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(np.asarray(raw, dtype=np.float64) - self.threshold) / self.scale))
 
 
 class ModelNotFound(FileNotFoundError):
@@ -24,6 +49,10 @@ class Classifier:
         self.input_name = session.get_inputs()[0].name
         self.version = version
         self.card = card
+        outputs = [output.name for output in session.get_outputs()]
+        self._verdict = GarmentVerdict.from_card(card) if VERDICT_OUTPUT in outputs else None
+        # Older models have one output, the probabilities: they give no verdict.
+        self._outputs = [outputs[0], VERDICT_OUTPUT] if self._verdict else [outputs[0]]
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int = 1) -> Classifier:
@@ -46,9 +75,19 @@ class Classifier:
 
         Test-time flip averaging: measured +0.3 points on the test set, +1 on product photos.
         """
+        return self.probabilities_and_scores(batch)[0]
+
+    def probabilities_and_scores(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Class probabilities and garment scores (None without a verdict), in one run."""
         batch = np.asarray(batch, dtype=np.float32).reshape(-1, 28, 28, 1)
-        both = self.raw_probabilities(np.concatenate([batch, batch[:, :, ::-1, :]]))
-        return (both[: len(batch)] + both[len(batch) :]) / 2
+        both = np.concatenate([batch, batch[:, :, ::-1, :]])
+        results = self._session.run(self._outputs, {self.input_name: np.ascontiguousarray(both)})
+        n = len(batch)
+        probabilities = (results[0][:n] + results[0][n:]) / 2
+        if self._verdict is None:
+            return probabilities, None
+        raw = (results[1][:n] + results[1][n:]) / 2
+        return probabilities, self._verdict.garment_score(raw)
 
     def dataset_probabilities(self, images: np.ndarray, *, flip: bool = True) -> np.ndarray:
         """(n, 28, 28) uint8 data-set images -> (n, 10), in chunks of 1,000 to bound memory."""
@@ -61,15 +100,19 @@ class Classifier:
     def raw_probabilities(self, batch: np.ndarray) -> np.ndarray:
         """The network's own output for (n, 28, 28, 1) float32, without flip averaging."""
         batch = np.ascontiguousarray(batch, dtype=np.float32).reshape(-1, 28, 28, 1)
-        (probs,) = self._session.run(None, {self.input_name: batch})
+        (probs,) = self._session.run(self._outputs[:1], {self.input_name: batch})
         return np.asarray(probs)
 
     def predict(self, image: np.ndarray) -> Prediction:
         return self.predict_batch(image)[0]
 
     def predict_batch(self, batch: np.ndarray) -> list[Prediction]:
+        probabilities, scores = self.probabilities_and_scores(batch)
         return [
-            Prediction.from_probabilities(tuple(float(p) for p in row)) for row in self.probabilities(batch)
+            Prediction.from_probabilities(
+                tuple(float(p) for p in row), garment_score=None if scores is None else float(scores[i])
+            )
+            for i, row in enumerate(probabilities)
         ]
 
     def predict_bytes(self, data: bytes) -> Prediction:

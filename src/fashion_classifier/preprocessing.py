@@ -175,17 +175,39 @@ def _normalise_photo(grey: np.ndarray) -> np.ndarray:
 
 
 def _foreground(grey: np.ndarray) -> np.ndarray:
-    """Distance from the background tone (read off the border), so any background becomes black."""
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).astype(np.float32)
-    background = float(np.median(border))
+    """Distance from the background (read off the border), so any background becomes black."""
     values = grey.astype(np.float32)
+    background = _background_plane(values)
     # On a light background the garment is the darker part; on a dark one, the lighter part.
-    distance = background - values if background >= 128 else values - background
+    distance = background - values if float(background.mean()) >= 128 else values - background
     distance = np.clip(distance, 0, None)
     peak = float(np.percentile(distance, 99.5))
     if peak < 1.0:
         return distance
     return np.clip(distance * (255.0 / peak), 0, 255)
+
+
+def _background_plane(values: np.ndarray) -> np.ndarray:
+    """The background as a tilted plane fitted to the border pixels.
+
+    Real photos are lit unevenly: a flat background tone turns one side of the picture into
+    "garment". Border pixels far from a first fit (the garment touching the edge) are dropped
+    before the second.
+    """
+    height, width = values.shape
+    ys, xs = np.mgrid[0:height, 0:width]
+    edge = np.zeros(values.shape, dtype=bool)
+    edge[[0, -1], :] = edge[:, [0, -1]] = True
+    design = np.stack([np.ones(int(edge.sum())), xs[edge] / width, ys[edge] / height], axis=1)
+    target = values[edge]
+    keep = np.abs(target - np.median(target)) <= max(
+        3 * float(np.median(np.abs(target - np.median(target)))), 4.0
+    )
+    for _ in range(2):
+        coef = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]
+        residual = np.abs(target - design @ coef)
+        keep = residual <= max(3 * float(np.median(residual)), 4.0)
+    return (coef[0] + coef[1] * xs / width + coef[2] * ys / height).astype(np.float32)
 
 
 def _fit_and_centre(crop: np.ndarray) -> np.ndarray:

@@ -86,12 +86,22 @@ class PredictionService:
             records.append(record)
         return records
 
-    def history(self, *, limit: int, cursor: str | None = None, label: str | None = None) -> Page:
+    def history(
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        label: str | None = None,
+        garment: bool | None = None,
+    ) -> Page:
+        """Newest first; `garment` keeps records with that verdict (records without one never match)."""
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise BadRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         if label is not None:
             _check_class(label)
-        return self.store.list(limit=limit, cursor=cursor, label=label)
+        if garment is None:
+            return self.store.list(limit=limit, cursor=cursor, label=label)
+        return self.store.list(limit=limit, cursor=cursor, label=label, garment=garment)
 
     def get(self, record_id: uuid.UUID) -> Record:
         record = self.store.get(record_id)

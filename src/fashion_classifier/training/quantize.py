@@ -64,17 +64,28 @@ def quantize(float_path: Path, dataset: FashionMNIST) -> Path:
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             # The output layer stays float: quantised, the probabilities came out in steps of
-            # 1/255 and did not sum to 1; it is a small share of the work.
+            # 1/255 and did not sum to 1; it is a small share of the work. The garment score
+            # beside it stays float too: its threshold sits in the tail of a distribution.
             nodes_to_exclude=output_layer,
         )
     return output
 
 
 def _output_layer(graph: onnx.GraphProto) -> list[str]:
-    """Names of the node that makes the model's output (softmax) and of the one feeding it (logits)."""
+    """Names of the nodes after the last ReLU: logits, softmax and the garment score.
+
+    Walks back from every graph output and stops at the ReLU that makes the penultimate features.
+    """
     by_output = {name: node for node in graph.node for name in node.output}
-    softmax = by_output[graph.output[0].name]
-    return [by_output[softmax.input[0]].name, softmax.name]
+    tail: list[str] = []
+    pending = [output.name for output in graph.output]
+    while pending:
+        node = by_output.get(pending.pop())
+        if node is None or node.op_type == "Relu" or node.name in tail:
+            continue
+        tail.append(node.name)
+        pending.extend(node.input)
+    return tail
 
 
 def write_int8_card(float_path: Path, int8_path: Path, dataset: FashionMNIST) -> dict:

@@ -32,7 +32,24 @@ def classify_request() -> list[Record]:
     records = service().classify(uploads_from_request())
     for record in records:
         metrics.PREDICTIONS.labels(record.label).inc()
+        metrics.VERDICTS.labels(_verdict_name(record.prediction.is_garment)).inc()
     return records
+
+
+def _verdict_name(is_garment: bool | None) -> str:
+    return {True: "garment", False: "not_garment", None: "none"}[is_garment]
+
+
+def garment_filter() -> bool | None:
+    """?garment=true|false (shared with the history page); absent or empty: no filter."""
+    raw = (request.args.get("garment") or "").strip().lower()
+    if raw == "":
+        return None
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no"):
+        return False
+    raise BadRequest(f"garment={raw[:20]!r} must be true or false")
 
 
 def record_json(record: Record) -> dict[str, Any]:
@@ -47,6 +64,8 @@ def record_json(record: Record) -> dict[str, Any]:
         "width": record.width,
         "height": record.height,
         "corrected_label": record.corrected_label,
+        "is_garment": record.prediction.is_garment,
+        "garment_score": record.prediction.garment_score,
         "url": url_for("api.get_prediction", record_id=record.id),
         "image_url": url_for("api.get_image", record_id=record.id),
     }
@@ -99,6 +118,7 @@ def list_predictions() -> Response:
         - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100, default: 20}}
         - {name: cursor, in: query, description: next_cursor of the previous page, schema: {type: string}}
         - {name: label, in: query, description: only this predicted class, schema: {$ref: "#/components/schemas/ClassName"}}
+        - {name: garment, in: query, description: "only pictures judged one of the ten garments (true) or not (false); records made before the verdict existed match neither", schema: {type: boolean}}
       responses:
         "200":
           description: One page of predictions.
@@ -117,6 +137,7 @@ def list_predictions() -> Response:
         limit=_int_arg("limit", DEFAULT_PAGE_SIZE),
         cursor=request.args.get("cursor") or None,
         label=request.args.get("label") or None,
+        garment=garment_filter(),
     )
     return jsonify(predictions=[record_json(r) for r in page.records], next_cursor=page.next_cursor)
 

@@ -51,6 +51,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "error_heading": {"en": "Something went wrong", "zh": "出错了"},
     "back": {"en": "Back to upload", "zh": "返回上传页"},
     "remove": {"en": "Remove", "zh": "移除"},
+    "not_garment": {
+        "en": "This does not look like one of the ten garments; closest",
+        "zh": "这看起来不像十类服装中的任何一种；最接近",
+    },
+    "garment_score": {"en": "Garment score", "zh": "服装得分"},
+    "filter_verdict": {"en": "Verdict", "zh": "判定"},
+    "any_verdict": {"en": "Any picture", "zh": "全部图片"},
+    "only_garments": {"en": "Garments", "zh": "服装"},
+    "only_not_garments": {"en": "Not garments", "zh": "非服装"},
 }
 
 

@@ -27,6 +27,11 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 PREDICTIONS = Counter("fashion_predictions_total", "Pictures classified, by predicted class", ["label"])
+VERDICTS = Counter(
+    "fashion_garment_verdicts_total",
+    "Pictures classified, by verdict: garment, not_garment, or none (a model without a verdict)",
+    ["verdict"],
+)
 FEEDBACK = Counter("fashion_feedback_total", "Corrections received from users")
 STORE_ERRORS = Counter("fashion_store_errors_total", "Requests that failed because the store was unavailable")
 

@@ -41,6 +41,19 @@ PREDICTION = {
         "width": {"type": "integer"},
         "height": {"type": "integer"},
         "corrected_label": {"oneOf": [CLASS_NAME, {"type": "null"}]},
+        "is_garment": {
+            "type": "boolean",
+            "nullable": True,
+            "description": "whether the picture looks like one of the ten garments; null on records made "
+            "before the verdict existed",
+        },
+        "garment_score": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "nullable": True,
+            "description": "how much the picture looks like one of the ten garments; is_garment is score >= 0.5",
+        },
         "url": {"type": "string"},
         "image_url": {"type": "string"},
     },

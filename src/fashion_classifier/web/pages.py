@@ -12,7 +12,7 @@ from fashion_classifier.labels import CLASSES
 from fashion_classifier.service import BadRequest
 from fashion_classifier.storage import DEFAULT_PAGE_SIZE
 from fashion_classifier.web import i18n, metrics
-from fashion_classifier.web.api import classify_request, service
+from fashion_classifier.web.api import classify_request, garment_filter, service
 from fashion_classifier.web.ops import ensure_schema
 
 blueprint = Blueprint("pages", __name__)
@@ -65,8 +65,13 @@ def results() -> str:
 @blueprint.get("/history")
 def history() -> str:
     label = request.args.get("label") or None
-    page = service().history(limit=DEFAULT_PAGE_SIZE, cursor=request.args.get("cursor") or None, label=label)
-    return render_template("history.html", page=page, label=label, first_page=not request.args.get("cursor"))
+    garment = garment_filter()
+    page = service().history(
+        limit=DEFAULT_PAGE_SIZE, cursor=request.args.get("cursor") or None, label=label, garment=garment
+    )
+    return render_template(
+        "history.html", page=page, label=label, garment=garment, first_page=not request.args.get("cursor")
+    )
 
 
 @blueprint.get("/records/<uuid:record_id>")
