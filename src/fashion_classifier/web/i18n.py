@@ -14,11 +14,26 @@ TEXTS: dict[str, dict[str, str]] = {
     "nav_upload": {"en": "Upload", "zh": "上传"},
     "nav_history": {"en": "History", "zh": "历史记录"},
     "nav_api": {"en": "API docs", "zh": "API 文档"},
+    "api_heading": {"en": "JSON API", "zh": "JSON API"},
+    "api_intro": {
+        "en": "Try every call of the API below; programs and client generators read the same description at",
+        "zh": "可在下方试用 API 的每个调用；程序和客户端生成器读取同一份描述：",
+    },
+    "api_operations": {"en": "API operations", "zh": "API 操作"},
+    "take_photo": {"en": "Take a photo", "zh": "拍照"},
+    "paste_label": {
+        "en": "Or paste a picture here (Ctrl+V, or long-press and choose Paste)",
+        "zh": "或在此粘贴图片（Ctrl+V，或长按后选择“粘贴”）",
+    },
+    "paste_no_picture": {
+        "en": "The clipboard holds no picture; copy a picture first, then paste it here.",
+        "zh": "剪贴板里没有图片；请先复制一张图片，再粘贴到这里。",
+    },
     "switch_language": {"en": "中文", "zh": "English"},
     "upload_heading": {"en": "What garment is it?", "zh": "这是什么服装？"},
     "upload_hint": {
-        "en": "Drop pictures of clothing here, or choose files. PNG, JPEG, WebP, GIF, BMP or TIFF.",
-        "zh": "把服装图片拖到这里，或选择文件。支持 PNG、JPEG、WebP、GIF、BMP、TIFF。",
+        "en": "Drop pictures of clothing here, choose files, take a photo or paste a picture. PNG, JPEG, WebP, GIF, BMP or TIFF.",
+        "zh": "把服装图片拖到这里，选择文件、拍照或粘贴图片。支持 PNG、JPEG、WebP、GIF、BMP、TIFF。",
     },
     "choose_files": {"en": "Choose pictures", "zh": "选择图片"},
     "upload_button": {"en": "Upload and classify", "zh": "上传并分类"},
