@@ -20,6 +20,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "可在下方试用 API 的每个调用；程序和客户端生成器读取同一份描述：",
     },
     "api_operations": {"en": "API operations", "zh": "API 操作"},
+    "api_responses": {"en": "Responses", "zh": "响应"},
     "take_photo": {"en": "Take a photo", "zh": "拍照"},
     "paste_label": {
         "en": "Or paste a picture here (Ctrl+V, or long-press and choose Paste)",
