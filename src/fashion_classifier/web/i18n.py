@@ -33,8 +33,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "switch_language": {"en": "中文", "zh": "English"},
     "upload_heading": {"en": "What garment is it?", "zh": "这是什么服装？"},
     "upload_hint": {
-        "en": "Drop pictures of clothing here, choose files, take a photo or paste a picture. PNG, JPEG, WebP, GIF, BMP or TIFF.",
-        "zh": "把服装图片拖到这里，选择文件、拍照或粘贴图片。支持 PNG、JPEG、WebP、GIF、BMP、TIFF。",
+        "en": "Drop pictures of clothing here, choose files or paste one; on a phone, take a photo. PNG, JPEG, WebP, GIF, BMP or TIFF.",
+        "zh": "把服装图片拖到这里，选择文件或粘贴图片；在手机上也可以拍照。支持 PNG、JPEG、WebP、GIF、BMP、TIFF。",
     },
     "choose_files": {"en": "Choose pictures", "zh": "选择图片"},
     "upload_button": {"en": "Upload and classify", "zh": "上传并分类"},
