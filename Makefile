@@ -48,6 +48,7 @@ cassandra-stop:
 # The whole suite against a real Cassandra node that this target starts and stops again.
 test: install-dev lint
 	tools/system-deps.sh
+	cd tests/e2e && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error  # axe-core, pinned
 	PYTHON=$(abspath $(PY)) $(CASSANDRA) start
 	set +e; $(PY) -m pytest -m "not cluster" $(PYTEST_ARGS); status=$$?; \
 	  [ -n "$$KEEP_CASSANDRA" ] || $(CASSANDRA) stop; exit $$status

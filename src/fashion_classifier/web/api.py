@@ -77,6 +77,7 @@ def create_predictions() -> tuple[Response, int]:
     ---
     post:
       summary: Classify pictures
+      operationId: classify_pictures
       requestBody:
         required: true
         content:
@@ -114,6 +115,7 @@ def list_predictions() -> Response:
     ---
     get:
       summary: List predictions
+      operationId: list_predictions
       parameters:
         - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100, default: 20}}
         - {name: cursor, in: query, description: next_cursor of the previous page, schema: {type: string}}
@@ -148,6 +150,7 @@ def get_prediction(record_id: uuid.UUID) -> Response:
     ---
     get:
       summary: Get a prediction
+      operationId: get_prediction
       parameters:
         - {name: record_id, in: path, required: true, schema: {type: string, format: uuid}}
       responses:
@@ -164,6 +167,7 @@ def get_image(record_id: uuid.UUID) -> Response:
     ---
     get:
       summary: Get the picture of a prediction
+      operationId: get_prediction_image
       parameters:
         - {name: record_id, in: path, required: true, schema: {type: string, format: uuid}}
       responses:
@@ -187,6 +191,7 @@ def post_feedback(record_id: uuid.UUID) -> Response:
     ---
     post:
       summary: Give the right class of a picture
+      operationId: correct_prediction
       parameters:
         - {name: record_id, in: path, required: true, schema: {type: string, format: uuid}}
       requestBody:
@@ -219,6 +224,7 @@ def get_model() -> Response:
     ---
     get:
       summary: Model card
+      operationId: get_model_card
       responses:
         "200":
           description: Version, test accuracy, training details.

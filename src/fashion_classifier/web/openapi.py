@@ -40,7 +40,8 @@ PREDICTION = {
         "model_version": {"type": "string"},
         "width": {"type": "integer"},
         "height": {"type": "integer"},
-        "corrected_label": {"oneOf": [CLASS_NAME, {"type": "null"}]},
+        # OpenAPI 3.0 has no "type": "null": a nullable enum must also list null among its values.
+        "corrected_label": {**CLASS_NAME, "enum": [*CLASSES, None], "nullable": True},
         "is_garment": {
             "type": "boolean",
             "nullable": True,

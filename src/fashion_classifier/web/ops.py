@@ -5,14 +5,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import swagger_ui_bundle
 from flask import Blueprint, Response, current_app, jsonify, render_template, send_from_directory
 
 from fashion_classifier.storage import PredictionStore, StoreUnavailable
 from fashion_classifier.web import metrics, openapi
 
 blueprint = Blueprint("ops", __name__)
-SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+# Swagger UI, vendored from a pinned swagger-ui-dist release (tools/vendor-swagger-ui.sh).
+SWAGGER_DIR = Path(__file__).parent / "static" / "vendor" / "swagger-ui"
 
 
 class SchemaGuard:
@@ -71,5 +71,5 @@ def docs() -> str:
 
 @blueprint.get("/docs/assets/<path:name>")
 def docs_assets(name: str) -> Response:
-    """Swagger UI's files from the installed package: no CDN, works offline."""
+    """Swagger UI's files from inside our package: no CDN, works offline."""
     return send_from_directory(SWAGGER_DIR, name)

@@ -1,4 +1,4 @@
-// Progressive enhancement of the upload form: drag-and-drop, previews, progress.
+// Progressive enhancement of the upload form: drag-and-drop, camera, paste, previews, progress.
 // Without JavaScript the form still posts to /upload and the server renders the results.
 (function () {
   "use strict";
@@ -36,6 +36,34 @@
   }
 
   input.addEventListener("change", function () { addFiles(input.files); input.value = ""; });
+  var camera = document.getElementById("camera");
+  camera.addEventListener("change", function () { addFiles(camera.files); camera.value = ""; });
+
+  // Pasted pictures (Ctrl+V anywhere on the page, or a long press on the paste field on a phone)
+  // join the same list as chosen and dropped files, so they take the same upload path.
+  var pasteTarget = document.getElementById("paste-target");
+  function pastedPictures(clipboard) {
+    var pictures = [];
+    Array.prototype.forEach.call(clipboard ? clipboard.items : [], function (item) {
+      var file = item.kind === "file" && item.type.indexOf("image/") === 0 ? item.getAsFile() : null;
+      if (file) { pictures.push(file); }
+    });
+    return pictures.map(function (file, index) {
+      // Browsers name every pasted picture "image.png": give each a name that tells them apart.
+      var stamp = new Date().toISOString().replace(/[-:]/g, "").slice(0, 15);
+      var suffix = "." + (file.type.split("/")[1] || "png");
+      return new File([file], "pasted-" + stamp + (index ? "-" + index : "") + suffix, { type: file.type });
+    });
+  }
+  document.addEventListener("paste", function (event) {
+    var pictures = pastedPictures(event.clipboardData);
+    if (pictures.length === 0 && event.target !== pasteTarget) { return; }  // ordinary text paste elsewhere
+    event.preventDefault();
+    pasteTarget.value = "";
+    if (pictures.length === 0) { fail(pasteTarget.dataset.noPicture); return; }
+    errorBox.hidden = true;
+    addFiles(pictures);
+  });
   ["dragenter", "dragover"].forEach(function (type) {
     zone.addEventListener(type, function (event) { event.preventDefault(); zone.classList.add("dragging"); });
   });
