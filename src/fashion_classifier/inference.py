@@ -13,6 +13,7 @@ from fashion_classifier.preprocessing import preprocess_bytes
 from fashion_classifier.records import Prediction
 
 VERDICT_OUTPUT = "garment_raw"
+EMBEDDING_OUTPUT = "embedding"  # unit-length penultimate features (for similar-picture search)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,11 @@ def _float_card(  # noqa: PLR0917
         "created": created.isoformat(timespec="seconds"),
         "onnx_sha256": digest,
         "input": previous["input"],
-        "outputs": {"probabilities": "(n, 10) softmax", "garment_raw": f"(n,) raw {method} score"},
+        "outputs": {
+            "probabilities": "(n, 10) softmax",
+            "garment_raw": f"(n,) raw {method} score",
+            "embedding": "(n, 256) penultimate features, unit length",
+        },
         "test_time_augmentation": previous["test_time_augmentation"],
         "classes": list(CLASSES),
         "parameters": previous["parameters"],

@@ -21,7 +21,7 @@ import tf2onnx
 from PIL import Image
 
 from fashion_classifier.evaluation import evaluate
-from fashion_classifier.inference import VERDICT_OUTPUT
+from fashion_classifier.inference import EMBEDDING_OUTPUT, VERDICT_OUTPUT
 from fashion_classifier.preprocessing import preprocess_bytes
 from fashion_classifier.training import data, outliers, photos, studio, verdict
 from fashion_classifier.training.export import OPSET
@@ -60,7 +60,7 @@ def compare_methods(model: keras.Model, arrays: Arrays, gaussian: verdict.Gaussi
 
 
 def export_with_verdict(model: keras.Model, method: str, gaussian: verdict.Gaussian, path: Path) -> Path:
-    """ONNX with two outputs: probabilities and the chosen raw garment score (same forward pass)."""
+    """ONNX with three outputs from one forward pass: probabilities, raw garment score, embedding."""
     trunk, weights, bias = heads(model)
     spec = (tf.TensorSpec((None, 28, 28, 1), tf.float32, name="image"),)
     means_w = tf.constant(gaussian.means @ gaussian.whiten)
@@ -83,7 +83,9 @@ def export_with_verdict(model: keras.Model, method: str, gaussian: verdict.Gauss
                 + tf.reduce_sum(means_w * means_w, 1)[None, :]
             )
             raw = -tf.sqrt(tf.maximum(tf.reduce_min(distance, 1), 0.0))
-        return {"probabilities": probabilities, VERDICT_OUTPUT: raw}
+        # The penultimate features, unit length: what similar-picture search compares.
+        embedding = tf.math.l2_normalize(features, axis=1)
+        return {"probabilities": probabilities, VERDICT_OUTPUT: raw, EMBEDDING_OUTPUT: embedding}
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tf2onnx.convert.from_function(serve, input_signature=spec, opset=OPSET, output_path=str(path))
