@@ -8,7 +8,7 @@ CASSANDRA := tools/cassandra/cassandra.sh
 HOST ?= 127.0.0.1
 PORT ?= 8987
 
-.PHONY: install install-dev run test lint format cassandra cassandra-stop test-cluster bench train evaluate clean
+.PHONY: install install-dev run test lint format cassandra cassandra-stop test-cluster bench train fine-tune evaluate clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench: install-dev  ## benchmarks; tables and plots land in docs/benchmarks/
 
 train: install-dev
 	$(VENV)/bin/fashion-classifier train
+
+# The shipped model: the trained CNN fine-tuned for photos and non-garments (resumable).
+fine-tune: install-dev
+	$(VENV)/bin/fashion-classifier fine-tune
 
 evaluate: install
 	$(VENV)/bin/fashion-classifier evaluate

@@ -10,6 +10,11 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || missing+=(fonts-wqy-microhei)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+# Non-garment pictures the shipped model's verdict is tested on (training/outliers.py, "eval").
+[ -d /usr/share/fonts/opentype/urw-base35 ] || missing+=(fonts-urw-base35)
+[ -d /usr/share/fonts/truetype/freefont ] || missing+=(fonts-freefont-ttf)
+[ -d /usr/share/icons/gnome ] || missing+=(gnome-icon-theme)
+[ -d /usr/share/icons/elementary-xfce ] || missing+=(elementary-xfce-icon-theme)
 # npm installs axe-core for the accessibility check (tests/e2e/package.json).
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 

@@ -1,4 +1,4 @@
-"""fashion-classifier: train | evaluate | predict | serve | init-db | feedback export."""
+"""fashion-classifier: train | fine-tune | evaluate | predict | serve | init-db | feedback export."""
 
 from __future__ import annotations
 
@@ -37,6 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-dir", type=Path, default=Path(".checkpoint"))
     train.add_argument("--output", type=Path, default=FLOAT_MODEL_PATH, help="the float model's path")
     train.set_defaults(run=_train)
+
+    tune = commands.add_parser(
+        "fine-tune",
+        help="make the shipped model robust: fine-tune on staged photos and non-garments (outlier "
+        "exposure), choose the garment verdict, export, quantise, measure on unseen sets",
+    )
+    tune.add_argument("--work-dir", type=Path, default=Path(".checkpoint/robust"), help="resumable state")
+    tune.add_argument("--output", type=Path, default=FLOAT_MODEL_PATH, help="the float model's path")
+    tune.set_defaults(run=_fine_tune)
 
     quantize = commands.add_parser(
         "quantize", help="make the int8 model (the one served) from an exported float model"
@@ -80,6 +89,20 @@ def _train(args: argparse.Namespace) -> int:
     from fashion_classifier.training.cli import train_and_export
 
     return train_and_export(args)
+
+
+def _fine_tune(args: argparse.Namespace) -> int:
+    from fashion_classifier.training.ship import ship
+
+    card = ship(args.work_dir, args.output)
+    measured = card["measured"]
+    print(
+        f"int8 model {card['version']}: test set {card['test_set']['accuracy']:.2%}, "
+        f"studio photos {measured['studio']['accuracy']:.2%}, "
+        f"non-garments flagged {measured['non_garments']['flagged']:.1%} "
+        f"(AUROC {measured['non_garments']['auroc']:.3f})"
+    )
+    return 0
 
 
 def _quantize(args: argparse.Namespace) -> int:

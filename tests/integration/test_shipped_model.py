@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_classifier import predict_imgpath
+from fashion_classifier import classify_imgpath, predict_imgpath
 from fashion_classifier.config import FLOAT_MODEL_PATH
 from fashion_classifier.inference import Classifier
 from fashion_classifier.labels import CLASSES
-from fashion_classifier.training import photos
+from fashion_classifier.training import outliers, photos, studio
 from tests.pictures import fmnist_test
 
 pytestmark = pytest.mark.slow
@@ -21,16 +21,40 @@ pytestmark = pytest.mark.slow
 
 def test_test_set_accuracy_through_predict_imgpath_on_png_files(tmp_path: Path) -> None:
     test = fmnist_test()
-    correct = 0
+    correct = kept = 0
     for index, (image, label) in enumerate(zip(test.images, test.labels, strict=True)):
         path = tmp_path / f"{index}.png"
         Image.fromarray(image).save(path)
         answer = predict_imgpath(path)
         assert answer in CLASSES
         correct += answer == CLASSES[label]
-    accuracy = correct / len(test.labels)
-    print(f"test-set top-1 through predict_imgpath: {accuracy:.2%}")
+        kept += bool(classify_imgpath(path).is_garment)
+    accuracy, kept_share = correct / len(test.labels), kept / len(test.labels)
+    print(f"test-set top-1 through predict_imgpath: {accuracy:.2%}; judged garments: {kept_share:.2%}")
     assert accuracy >= 0.94
+    assert kept_share >= 0.98
+
+
+def test_studio_photos_no_one_tuned_on_are_classified_and_kept_as_garments(classifier: Classifier) -> None:
+    # Renderer B (training/studio.py) shares no code with the renderer the model trained on.
+    test = fmnist_test()
+    shots = studio.shoot_set(test.images, test.labels, per_kind=240, seed=31337)
+    predictions = [classifier.predict_bytes(shot.data) for shot in shots]
+    hits = np.array([p.label == CLASSES[s.label] for p, s in zip(predictions, shots, strict=True)])
+    kinds = np.array([s.kind for s in shots])
+    by_kind = {kind: f"{hits[kinds == kind].mean():.1%}" for kind in studio.KINDS}
+    kept = np.mean([p.is_garment for p in predictions])
+    print(f"studio photos top-1: {hits.mean():.2%} by kind {by_kind}; judged garments: {kept:.2%}")
+    assert hits.mean() >= 0.90
+    assert kept >= 0.97
+
+
+@pytest.mark.parametrize("family", outliers.FAMILIES)
+def test_non_garments_from_sources_never_trained_on_are_flagged(classifier: Classifier, family: str) -> None:
+    uploads = outliers.pictures(family, 120, split="eval", seed=4242)
+    flagged = np.mean([classifier.predict_bytes(upload).is_garment is False for upload in uploads])
+    print(f"{family}: {flagged:.1%} flagged as not a garment")
+    assert flagged >= 0.80
 
 
 def test_accuracy_on_rendered_product_photos(classifier: Classifier) -> None:
@@ -68,3 +92,24 @@ def test_model_cards_tell_the_truth(model_path: Path, classifier: Classifier) ->
     assert card["quantization"]["float_model"]["version"] == float_classifier.version
     assert abs(card["quantization"]["top1_agreement_with_float"] - agreement) < 1e-9
     assert agreement >= 0.99
+
+
+def test_model_card_states_the_verdict_threshold_and_the_figures_it_was_chosen_without(
+    model_path: Path,
+) -> None:
+    card = json.loads(model_path.with_suffix(".json").read_text())
+    verdict = card["garment_verdict"]
+    assert verdict["method"] in ("msp", "energy", "mahalanobis")
+    assert "validation" in verdict["threshold_chosen_on"]
+    measured = card["measured"]
+    assert measured["studio"]["accuracy"] >= 0.90
+    assert measured["non_garments"]["auroc"] >= 0.98
+    assert measured["non_garments"]["flagged"] >= 0.90
+    assert set(measured["non_garments"]["families"]) == set(outliers.FAMILIES)
+    train, evaluation = (
+        card["outlier_sources"]["train (exposure, threshold)"],
+        card["outlier_sources"]["eval (reported only)"],
+    )
+    assert not set(train["photos"]) & set(evaluation["photos"])
+    assert not set(train["fonts"]) & set(evaluation["fonts"])
+    assert not set(train["icon_themes"]) & set(evaluation["icon_themes"])

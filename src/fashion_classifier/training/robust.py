@@ -188,12 +188,3 @@ def _val_stream(arrays: Arrays) -> tf.data.Dataset:
     images = arrays.val_images[garment][..., None].astype(np.float32) / 255.0
     labels = targets(arrays.val_labels[garment], 0.0)
     return tf.data.Dataset.from_tensor_slices((images, labels)).batch(512)
-
-
-def main() -> None:
-    work_dir = Path(".checkpoint/robust")
-    fine_tune(RobustConfig(), work_dir)
-
-
-if __name__ == "__main__":
-    main()

@@ -158,13 +158,3 @@ def _describe(split: str) -> dict:
 
 def _say(message: str) -> None:
     print(f"[ship] {message}", flush=True)
-
-
-def main() -> None:
-    card = ship(Path(".checkpoint/robust"), Path("models/fashion_cnn.onnx"))
-    print(json.dumps(card["measured"], indent=1)[:4000])
-    np.set_printoptions(precision=4)
-
-
-if __name__ == "__main__":
-    main()
