@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -39,3 +40,10 @@ def product_photo(index: int, *, size: tuple[int, int] = (640, 480), fmt: str = 
     canvas = Image.new("L", size, 255)
     canvas.paste(garment, (size[0] - 340, 60))
     return encode(canvas.convert("RGB"), fmt)
+
+
+def not_a_garment() -> bytes:
+    """A photograph of a cat (scikit-image's sample "chelsea"), from no source the model trained on."""
+    import skimage
+
+    return (Path(skimage.__file__).parent / "data" / "chelsea.png").read_bytes()

@@ -12,6 +12,7 @@ import onnxruntime as ort
 from fashion_classifier.preprocessing import preprocess_bytes
 from fashion_classifier.records import Prediction
 
+PROBABILITIES_OUTPUT = "probabilities"
 VERDICT_OUTPUT = "garment_raw"
 EMBEDDING_OUTPUT = "embedding"  # unit-length penultimate features (for similar-picture search)
 
@@ -51,9 +52,10 @@ class Classifier:
         self.version = version
         self.card = card
         outputs = [output.name for output in session.get_outputs()]
+        # Older models have one output, the probabilities, and give no verdict.
+        probabilities = PROBABILITIES_OUTPUT if PROBABILITIES_OUTPUT in outputs else outputs[0]
         self._verdict = GarmentVerdict.from_card(card) if VERDICT_OUTPUT in outputs else None
-        # Older models have one output, the probabilities: they give no verdict.
-        self._outputs = [outputs[0], VERDICT_OUTPUT] if self._verdict else [outputs[0]]
+        self._outputs = [probabilities, VERDICT_OUTPUT] if self._verdict else [probabilities]
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int = 1) -> Classifier:

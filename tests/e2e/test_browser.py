@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import ROOT, Server, start_server, stop_server
-from tests.pictures import dataset_png, first_of_class, product_photo
+from tests.pictures import dataset_png, first_of_class, not_a_garment, product_photo
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -129,3 +129,26 @@ def test_result_and_record_pages_pass_the_same_check(page, site: Server) -> None
     assert page.locator("img.full").get_attribute("alt")
     assert page.locator(".bars meter").count() == 10  # all ten probabilities on the record page
     assert page.locator("label[for^='fix-']").count() == 1
+
+
+def test_a_picture_that_is_no_garment_says_so_and_the_history_filters_it(
+    page, site: Server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    cat = tmp_path / "cat.png"
+    cat.write_bytes(not_a_garment())
+    page.goto(f"{site.url}/upload")
+    page.set_input_files("#file", [str(cat)])
+    page.locator("#previews li").first.wait_for()
+    page.click("#upload-button")
+    page.wait_for_url("**/results?ids=*")
+    notice = page.locator("article.result .not-garment")
+    assert "does not look like one of the ten garments" in notice.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "not-garment.png"), full_page=True)
+    record_id = page.locator("article.result").first.get_attribute("data-record-id")
+
+    page.goto(f"{site.url}/history?garment=false")
+    rows = page.locator("table.history tbody tr")
+    assert [rows.nth(i).get_attribute("data-record-id") for i in range(rows.count())] == [record_id]
+    page.goto(f"{site.url}/history?garment=true")
+    assert page.locator(f"tr[data-record-id='{record_id}']").count() == 0
