@@ -42,11 +42,13 @@ def test_upload_page_has_a_labelled_file_input(client: FlaskClient) -> None:
     assert '<label for="file"' in page
 
 
-def test_form_post_shows_the_picture_and_its_class(client: FlaskClient) -> None:
+def test_form_post_redirects_to_the_picture_and_its_class(client: FlaskClient) -> None:
     png, _ = dataset_png(first_of_class(1))
-    response = upload(client, (png, "trousers.png"), path="/upload")
+    posted = upload(client, (png, "trousers.png"), path="/upload")
+    assert posted.status_code == 303  # post/redirect/get: reloading the results uploads nothing
+    response = client.get(posted.headers["Location"])
     page = response.get_data(as_text=True)
-    assert response.status_code == 201
+    assert response.status_code == 200
     assert "Trouser" in page
     assert "/api/v1/predictions/" in page and "/image" in page
     assert "<meter" in page  # the top classes drawn as bars
