@@ -123,9 +123,14 @@ class PredictionService:
             raise type(exc)(f"{clean_filename(upload.filename) or 'upload'}: {exc}") from None
 
 
+# Control and format characters (bidi overrides such as U+202E, zero-width spaces and joiners)
+# and line separators: they make a name show as something it is not ("gpj.exe" read backwards).
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
 def clean_filename(name: str | None) -> str:
-    """The client's file name as plain data: no control characters, bounded length."""
-    text = "".join(ch for ch in (name or "") if unicodedata.category(ch) != "Cc")
+    """The client's file name as plain data: no control, format or bidi characters, bounded length."""
+    text = "".join(ch for ch in (name or "") if unicodedata.category(ch) not in HIDDEN_CATEGORIES)
     return text.strip()[:MAX_FILENAME_LENGTH]
 
 

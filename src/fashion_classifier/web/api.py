@@ -16,6 +16,7 @@ from fashion_classifier.web.ops import ensure_schema
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 blueprint.before_request(ensure_schema)
+MAX_JSON_BYTES = 4096  # {"label": "..."} needs a few dozen
 
 
 def service() -> PredictionService:
@@ -183,7 +184,7 @@ def post_feedback(record_id: uuid.UUID) -> Response:
         "404": {description: No such prediction., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "503": {description: Store unavailable., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
     """
-    body = request.get_json(silent=True)
+    body = _small_json()
     label = body.get("label") if isinstance(body, dict) else None
     if not isinstance(label, str):
         raise BadRequest('send JSON like {"label": "Coat"} with one of the ten class names')
@@ -207,6 +208,16 @@ def get_model() -> Response:
     """
     classifier = service().classifier
     return jsonify({**classifier.card, "version": classifier.version})
+
+
+def _small_json() -> object:
+    """The request's JSON body, or None when it is not small, well-formed JSON."""
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise BadRequest(f'the JSON body is over {MAX_JSON_BYTES} bytes; send just {{"label": "Coat"}}')
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:  # e.g. thousands of nested '[': not a label, and not worth a 500
+        return None
 
 
 def _int_arg(name: str, default: int) -> int:
