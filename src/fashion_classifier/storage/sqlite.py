@@ -64,7 +64,10 @@ class SQLiteStore:
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # e.g. a file where the folder should be: unavailable, not a 500
+                raise sqlite3.OperationalError(f"cannot create the folder of {self.path}: {exc}") from exc
             connection = sqlite3.connect(self.path, timeout=15, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
