@@ -10,13 +10,14 @@ so that any app replica can show any record.
 from __future__ import annotations
 
 import builtins
+import logging
 import os
 import re
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement
 from fashion_classifier.records import Cursor, Page, Prediction, Record, StoredImage
 from fashion_classifier.storage.base import StoreUnavailable
 
+log = logging.getLogger(__name__)
 KEYSPACE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
 UNAVAILABLE = (NoHostAvailable, OperationTimedOut, RequestExecutionException, ConnectionException, OSError)
 FIELDS = "id, created_at, filename, label, probabilities, model_version, width, height, corrected_label"
@@ -74,6 +76,10 @@ STATEMENTS = {
     "correct_record": "UPDATE {ks}.records SET corrected_label = ? WHERE id = ?",
     "correct_feed": "UPDATE {ks}.feed SET corrected_label = ? WHERE feed = ? AND bucket = ? AND created_at = ? AND id = ?",
     "all_records": "SELECT " + FIELDS + " FROM {ks}.records",
+    # Taking back the rows of an upload that failed midway (add_many).
+    "delete_record": "DELETE FROM {ks}.records WHERE id = ?",
+    "delete_feed": "DELETE FROM {ks}.feed WHERE feed = ? AND bucket = ? AND created_at = ? AND id = ?",
+    "delete_image": "DELETE FROM {ks}.images WHERE id = ?",
 }
 
 
@@ -208,17 +214,54 @@ class CassandraStore:
 
     def add(self, record: Record, image: StoredImage) -> None:
         """Picture first, then one logged batch: a record is listed only once all of it is kept."""
+        self.add_many([(record, image)])
+
+    def add_many(self, items: Sequence[tuple[Record, StoredImage]]) -> None:
+        """All pictures, then each record in its logged batch; on a failure, the written rows are deleted.
+
+        A record is never listed without its picture: the picture is written before the batch
+        that lists the record. If any write fails, every row of this upload is deleted again
+        before the error goes up; the tombstones carry later (client-side) timestamps than the
+        writes, so a write that timed out but lands afterwards stays deleted. While this runs, a
+        reader may list the first records of the upload before the last ones are kept. Only if
+        the cleanup cannot reach the cluster either do rows stay behind; their ids are logged.
+        """
+        with self._guard("saving predictions"):
+            try:
+                for record, image in items:
+                    self._execute(self._prepared("insert_image"), (record.id, image.content_type, image.data))
+                for record, _ in items:
+                    self._execute(self._record_batch(record))
+            except BaseException:
+                self._take_back([record for record, _ in items])
+                raise
+
+    def _record_batch(self, record: Record) -> BatchStatement:
         bucket = bucket_of(record.created_at)
         fields = _fields(record)
-        with self._guard("saving a prediction"):
-            self._execute(self._prepared("insert_image"), (record.id, image.content_type, image.data))
-            batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
-            batch.is_idempotent = True
-            batch.add(self._prepared("insert_record"), fields)
-            for feed in ("all", f"label:{record.label}"):
-                batch.add(self._prepared("insert_feed"), (feed, bucket, *fields))
-                batch.add(self._prepared("insert_bucket"), (feed, bucket))
-            self._execute(batch)
+        batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
+        batch.is_idempotent = True
+        batch.add(self._prepared("insert_record"), fields)
+        for feed in ("all", f"label:{record.label}"):
+            batch.add(self._prepared("insert_feed"), (feed, bucket, *fields))
+            batch.add(self._prepared("insert_bucket"), (feed, bucket))
+        return batch
+
+    def _take_back(self, records: builtins.list[Record]) -> None:
+        """Delete every row these records may have written (deleting a missing row is harmless)."""
+        try:
+            for record in records:
+                bucket = bucket_of(record.created_at)
+                batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
+                batch.is_idempotent = True
+                batch.add(self._prepared("delete_record"), (record.id,))
+                for feed in ("all", f"label:{record.label}"):
+                    batch.add(self._prepared("delete_feed"), (feed, bucket, record.created_at, record.id))
+                batch.add(self._prepared("delete_image"), (record.id,))
+                self._execute(batch)
+        except UNAVAILABLE as exc:
+            ids = ", ".join(str(record.id) for record in records)
+            log.error("could not take back the rows of a failed upload (%s): %s", ids, exc)
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         rows = self._run("get_record", (record_id,), "reading a prediction")

@@ -7,7 +7,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,12 +102,19 @@ class SQLiteStore:
             raise StoreUnavailable(f"cannot create tables in {self.path}: {exc}") from exc
 
     def add(self, record: Record, image: StoredImage) -> None:
+        self.add_many([(record, image)])
+
+    def add_many(self, items: Sequence[tuple[Record, StoredImage]]) -> None:
+        """One transaction: a failure on the last picture takes back the first ones too."""
         with self._transaction() as db:
-            db.execute(f"INSERT INTO records ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(record))
-            db.execute(
-                "INSERT INTO images (record_id, content_type, data) VALUES (?, ?, ?)",
-                (str(record.id), image.content_type, image.data),
-            )
+            for record, image in items:
+                db.execute(
+                    f"INSERT INTO records ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(record)
+                )
+                db.execute(
+                    "INSERT INTO images (record_id, content_type, data) VALUES (?, ?, ?)",
+                    (str(record.id), image.content_type, image.data),
+                )
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         rows = self._query(f"SELECT {COLUMNS} FROM records WHERE id = ?", (str(record_id),))
