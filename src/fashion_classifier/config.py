@@ -30,6 +30,7 @@ class Settings:
     max_upload_bytes: int = 20 * 1024 * 1024  # whole request, all files
     max_files_per_request: int = 16
     max_pixels: int = 24_000_000  # decoded size; Pillow's own default is ~89 M
+    max_request_pixels: int = 48_000_000  # all pictures of one request: bounds its memory and time
     stored_image_max_side: int = 1024  # the copy kept in the store is re-encoded to fit this
     workers: int = 2
     threads: int = 4
@@ -47,6 +48,7 @@ class Settings:
             max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
             max_files_per_request=_int(env, "MAX_FILES_PER_REQUEST", defaults.max_files_per_request),
             max_pixels=_int(env, "MAX_PIXELS", defaults.max_pixels),
+            max_request_pixels=_int(env, "MAX_REQUEST_PIXELS", defaults.max_request_pixels),
             stored_image_max_side=_int(env, "STORED_IMAGE_MAX_SIDE", defaults.stored_image_max_side),
             workers=_int(env, "WEB_CONCURRENCY", defaults.workers),
             threads=_int(env, "THREADS", defaults.threads),

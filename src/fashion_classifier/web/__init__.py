@@ -41,6 +41,7 @@ def _build_service(settings: Settings) -> PredictionService:
     )
     limits = Limits(
         max_pixels=settings.max_pixels,
+        max_request_pixels=settings.max_request_pixels,
         max_files=settings.max_files_per_request,
         stored_image_max_side=settings.stored_image_max_side,
     )
