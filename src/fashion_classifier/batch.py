@@ -106,7 +106,12 @@ def export_feedback(settings: Settings, output: Path) -> int:
     from fashion_classifier.labels import class_index
     from fashion_classifier.storage import open_store
 
-    store = open_store(settings.database_url, consistency=settings.cassandra_consistency)
+    store = open_store(
+        settings.database_url,
+        consistency=settings.cassandra_consistency,
+        username=settings.cassandra_username,
+        password=settings.cassandra_password,
+    )
     output.mkdir(parents=True, exist_ok=True)
     count = 0
     with (output / "labels.csv").open("w", newline="", encoding="utf-8") as handle:

@@ -21,8 +21,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from cassandra import ConsistencyLevel, OperationTimedOut, RequestExecutionException
+from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.connection import ConnectionException
 from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy
@@ -87,13 +89,21 @@ class CassandraStore:
     """PredictionStore on Cassandra; one driver session per process, made on first use."""
 
     def __init__(
-        self, hosts: list[str], port: int, keyspace: str, *, consistency: str, replication: str
+        self,
+        hosts: list[str],
+        port: int,
+        keyspace: str,
+        *,
+        consistency: str,
+        replication: str,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         if not KEYSPACE_NAME.match(keyspace):
             raise ValueError(f"keyspace {keyspace!r}: use letters, digits and _ (at most 48)")
         self.hosts, self.port, self.keyspace = hosts, port, keyspace
         self.consistency = _consistency_level(consistency)
         self.replication = replication_map(replication)
+        self._credentials = credentials  # (user, password): never part of `where` or a message
         self._lock = threading.Lock()
         self._cluster: Cluster | None = None
         self._session: Session | None = None
@@ -102,10 +112,23 @@ class CassandraStore:
 
     @classmethod
     def from_url(
-        cls, url: str, *, consistency: str = "LOCAL_QUORUM", replication: str = "SimpleStrategy:1"
+        cls,
+        url: str,
+        *,
+        consistency: str = "LOCAL_QUORUM",
+        replication: str = "SimpleStrategy:1",
+        username: str | None = None,
+        password: str | None = None,
     ) -> CassandraStore:
-        """cassandra://host1,host2:9042/keyspace (port defaults to 9042, keyspace to fashion_classifier)."""
+        """cassandra://[user:password@]host1,host2:9042/keyspace (port 9042, keyspace fashion_classifier by default).
+
+        user and password are percent-decoded; without them, `username` and `password` are used.
+        """
         rest = url.removeprefix("cassandra://")
+        userinfo, _, rest = rest.rpartition("@")
+        if userinfo:
+            user, _, secret = userinfo.partition(":")
+            username, password = unquote(user), unquote(secret)
         hosts_part, _, keyspace = rest.partition("/")
         port = 9042
         if ":" in hosts_part:
@@ -113,9 +136,14 @@ class CassandraStore:
             port = int(port_text)
         hosts = [h for h in hosts_part.split(",") if h]
         if not hosts:
-            raise ValueError(f"DATABASE_URL {url!r}: expected cassandra://host1,host2:9042/keyspace")
+            raise ValueError("DATABASE_URL: expected cassandra://[user:password@]host1,host2:9042/keyspace")
         return cls(
-            hosts, port, keyspace or "fashion_classifier", consistency=consistency, replication=replication
+            hosts,
+            port,
+            keyspace or "fashion_classifier",
+            consistency=consistency,
+            replication=replication,
+            credentials=(username, password or "") if username else None,
         )
 
     @property
@@ -153,6 +181,7 @@ class CassandraStore:
             # Without it, Nagle's algorithm meets the server's delayed ACK whenever a request
             # spans several packets (a stored picture): bench/service.py measured 59 ms instead of 7.
             sockopts=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            auth_provider=PlainTextAuthProvider(*self._credentials) if self._credentials else None,
         )
         try:
             session = cluster.connect()

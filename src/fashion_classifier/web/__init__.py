@@ -58,6 +58,8 @@ def _build_service(settings: Settings) -> PredictionService:
         settings.database_url,
         consistency=settings.cassandra_consistency,
         replication=settings.cassandra_replication,
+        username=settings.cassandra_username,
+        password=settings.cassandra_password,
     )
     limits = Limits(
         max_pixels=settings.max_pixels,
