@@ -1,11 +1,8 @@
 """The front server: reads every request whole, at the client's pace, before a worker sees it.
 
-gunicorn's threaded workers read a request in the thread that answers it, so a few clients that
-send their headers or body slowly hold every thread, and /healthz stops answering. Here one
-asyncio loop holds any number of slow connections for the price of a coroutine each; a request
-goes to gunicorn (over a Unix socket) only once it is complete, with a Content-Length. Clients
-that are too slow (headers not done within HEADER_TIMEOUT_S, a body slower than MIN_BODY_RATE)
-get a 408; the bodies being read, all together, are held to a memory budget.
+gunicorn's threaded workers read a request in the thread that answers it: a few slow clients
+hold every thread. Here one asyncio loop holds any number of them for a coroutine each, and a
+request goes to gunicorn (a Unix socket) only once complete; too slow a client gets a 408.
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ import logging
 import os
 import signal
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import h11
@@ -27,23 +25,15 @@ HEADER_TIMEOUT_S = 10.0  # from the start of a request (or of a kept-alive conne
 BODY_GRACE_S = 10.0  # a body may lag MIN_BODY_RATE by this much before it is cut off
 MIN_BODY_RATE = 16 * 1024  # bytes per second: 128 kbit/s, a poor mobile uplink
 BACKEND_TIMEOUT_S = 120.0  # gunicorn's own worker timeout (60 s) comes first
+CLIENT_WRITE_TIMEOUT_S = 300.0  # a 4 MB picture at 16 KB/s takes about as long
 MAX_HEADER_BYTES = 16 * 1024
 MAX_CONNECTIONS = 2000
 READ_SIZE = 64 * 1024
 # Hop-by-hop headers are about one connection; framing is redone on each side.
+# x-forwarded-for: set by us, never taken from the client.
 NOT_FORWARDED = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"transfer-encoding",
-        b"content-length",
-        b"te",
-        b"trailer",
-        b"upgrade",
-        b"expect",
-        b"x-forwarded-for",
-    }
+    b"connection keep-alive proxy-connection transfer-encoding content-length te trailer upgrade expect"
+    b" x-forwarded-for".split()
 )
 
 
@@ -165,7 +155,11 @@ class Front:
         body: bytearray,
         peer: str,
     ) -> None:
-        """Send the whole request to gunicorn and stream its answer back to the client."""
+        """Send the whole request to gunicorn, read its whole answer, then pass that on.
+
+        The answer is read in full before the client gets any of it: a client that reads
+        slowly holds this coroutine, never a gunicorn thread.
+        """
         try:
             back_reader, back_writer = await asyncio.open_unix_connection(self.config.backend)
         except OSError:
@@ -177,42 +171,37 @@ class Front:
             passthrough = back.send_with_data_passthrough(h11.Data(data=body))  # type: ignore[arg-type]
             back_writer.writelines(passthrough or [])
             back_writer.write(_bytes(back, h11.EndOfMessage()))
-            await asyncio.wait_for(self._answer(conn, writer, back, back_reader), BACKEND_TIMEOUT_S)
+            response, chunks = await asyncio.wait_for(_answer(back, back_reader), BACKEND_TIMEOUT_S)
         except TimeoutError:
             raise Refusal(504, "the app took too long to answer; retry in a moment") from None
         finally:
             back_writer.close()
+        headers = [(n, v) for n, v in response.headers if n not in NOT_FORWARDED or n == b"content-length"]
+        writer.write(_bytes(conn, h11.Response(status_code=response.status_code, headers=headers)))
+        for chunk in chunks:
+            writer.write(_bytes(conn, h11.Data(data=chunk)))
+        writer.write(_bytes(conn, h11.EndOfMessage()))
+        await asyncio.wait_for(writer.drain(), CLIENT_WRITE_TIMEOUT_S)
 
-    async def _answer(
-        self,
-        conn: h11.Connection,
-        writer: asyncio.StreamWriter,
-        back: h11.Connection,
-        back_reader: asyncio.StreamReader,
-    ) -> None:
-        while True:
-            event = back.next_event()
-            if event is h11.NEED_DATA:
-                back.receive_data(await back_reader.read(READ_SIZE))
-            elif isinstance(event, h11.Response):
-                headers = [
-                    (n, v) for n, v in event.headers if n not in NOT_FORWARDED or n == b"content-length"
-                ]
-                writer.write(
-                    _bytes(
-                        conn,
-                        h11.Response(status_code=event.status_code, headers=headers, reason=event.reason),
-                    )
-                )
-            elif isinstance(event, h11.Data):
-                writer.write(_bytes(conn, event))
-                await writer.drain()
-            elif isinstance(event, h11.EndOfMessage):
-                writer.write(_bytes(conn, h11.EndOfMessage()))
-                await writer.drain()
-                return
-            elif isinstance(event, h11.ConnectionClosed):
-                raise ConnectionError("gunicorn closed the connection before answering in full")
+
+async def _answer(
+    back: h11.Connection, back_reader: asyncio.StreamReader
+) -> tuple[h11.Response, list[bytes]]:
+    """gunicorn's whole answer: its head and the pieces of its body."""
+    response: h11.Response | None = None
+    chunks: list[bytes] = []
+    while True:
+        event = back.next_event()
+        if event is h11.NEED_DATA:
+            back.receive_data(await back_reader.read(READ_SIZE))
+        elif isinstance(event, h11.Response):
+            response = event
+        elif isinstance(event, h11.Data):
+            chunks.append(bytes(event.data))
+        elif isinstance(event, h11.EndOfMessage) and response is not None:
+            return response, chunks
+        elif isinstance(event, h11.ConnectionClosed):
+            raise ConnectionError("gunicorn closed the connection before answering in full")
 
 
 def _bytes(conn: h11.Connection, event: h11.Event) -> bytes:
@@ -279,19 +268,9 @@ async def _refuse(conn: h11.Connection, writer: asyncio.StreamWriter, refusal: R
 
 def _raw_response(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
     """Written by hand: h11 refuses to answer once the request it parsed is broken."""
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}".encode()]
+    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}".encode()]
     lines += [name + b": " + value for name, value in headers]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
-
-_REASONS = {
-    400: "Bad Request",
-    504: "Gateway Timeout",
-    408: "Request Timeout",
-    413: "Content Too Large",
-    431: "Request Header Fields Too Large",
-    503: "Service Unavailable",
-}
 
 
 async def _serve(config: FrontConfig, ready: Any) -> None:
