@@ -1,6 +1,6 @@
 """50 slow clients for 60 s against `fashion-classifier serve` (SQLite): how fast do others get answers?
 
-    PYTHONPATH=src python bench/slow_clients.py [--label after] [--seconds 60]
+    PYTHONPATH=src python bench/slow_clients.py [--label after] [--seconds 60] [--slow-headers 40 --slow-bodies 10]
 
 40 sockets send a header line every 2 s, 10 trickle a chunked body (1 KB every 0.5 s); a socket
 the server answers or closes is opened again. Meanwhile one other client asks /healthz and
@@ -41,7 +41,7 @@ def summary(times: list[float | None]) -> dict[str, float | int]:
     }
 
 
-def measure(seconds: float) -> dict[str, object]:
+def measure(seconds: float, slow_headers: int, slow_bodies: int) -> dict[str, object]:
     png, _ = dataset_png(first_of_class(3))
     with tempfile.TemporaryDirectory() as folder:
         server = start_server(f"sqlite:///{folder}/bench.db", Path(folder) / "server.log")
@@ -49,7 +49,7 @@ def measure(seconds: float) -> dict[str, object]:
         health: list[float | None] = []
         uploads: list[float | None] = []
         try:
-            with SlowClients("127.0.0.1", port, headers=40, bodies=10) as slow:
+            with SlowClients("127.0.0.1", port, headers=slow_headers, bodies=slow_bodies) as slow:
                 time.sleep(3)
                 end = time.monotonic() + seconds
                 while time.monotonic() < end:
@@ -75,8 +75,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--label", default="after")
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--slow-headers", type=int, default=40)
+    parser.add_argument("--slow-bodies", type=int, default=10, help="0 and 0: the same probes, no attack")
     args = parser.parse_args()
-    result = measure(args.seconds)
+    result = measure(args.seconds, args.slow_headers, args.slow_bodies)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results[args.label] = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **result}
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
