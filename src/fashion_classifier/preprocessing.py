@@ -8,7 +8,6 @@ transparent cut-outs, phone pictures rotated by EXIF. We bring them to the data 
 from __future__ import annotations
 
 import io
-import math
 import threading
 import warnings
 from collections.abc import Iterator
@@ -156,9 +155,9 @@ def _decode_big(image: Image.Image, orientation: int, min_side: int, size: tuple
 
 def shrink(image: Image.Image, max_side: int) -> Image.Image:
     """A copy whose longer side is at most `max_side`, made without any full-size intermediate."""
-    if image.mode in SIXTEEN_BIT_MODES:  # Pillow cannot resample these: take every n-th pixel
-        step = math.ceil(max(image.size) / max_side)
-        return Image.fromarray(np.ascontiguousarray(np.asarray(image)[::step, ::step]))
+    if image.mode in SIXTEEN_BIT_MODES:  # Pillow cannot resample these: every n-th pixel, then 8 bits
+        step = max(1, max(image.size) // max_side)
+        image = normalise_mode(Image.fromarray(np.ascontiguousarray(np.asarray(image)[::step, ::step])))
     if image.mode in ("1", "P"):  # no box reduction for these; as RGB(A) they are 3-4x bigger
         image = normalise_mode(image)
     factor = max(image.size) // max_side
