@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import uuid
+from collections.abc import Sequence
 
 from fashion_classifier.records import Cursor, Page, Record, StoredImage
 from fashion_classifier.storage import StoreUnavailable
@@ -29,6 +30,13 @@ class MemoryStore:
         with self._lock:
             self.records[record.id] = record
             self.images[record.id] = image
+
+    def add_many(self, items: Sequence[tuple[Record, StoredImage]]) -> None:
+        self._check()
+        with self._lock:
+            for record, image in items:
+                self.records[record.id] = record
+                self.images[record.id] = image
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         self._check()

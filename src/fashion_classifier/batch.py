@@ -17,6 +17,8 @@ from fashion_classifier.preprocessing import InvalidImage, preprocess_bytes
 from fashion_classifier.training import data
 
 PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+# A spreadsheet runs a cell that starts with one of these as a formula ("=HYPERLINK(...)").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def evaluate_test_set(model_path: Path, data_dir: str | None, png: Path) -> int:
@@ -94,12 +96,22 @@ def _write(rows: list[dict[str, object]], output: str) -> None:
             print(f"{row['path']}\t{answer}")
 
 
+def spreadsheet_safe(text: str) -> str:
+    """The client's text as a plain cell: a leading quote stops spreadsheets reading it as a formula."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def export_feedback(settings: Settings, output: Path) -> int:
     """Corrected pictures as <output>/<class>/<id>.<ext> plus labels.csv, ready for retraining."""
     from fashion_classifier.labels import class_index
     from fashion_classifier.storage import open_store
 
-    store = open_store(settings.database_url, consistency=settings.cassandra_consistency)
+    store = open_store(
+        settings.database_url,
+        consistency=settings.cassandra_consistency,
+        username=settings.cassandra_username,
+        password=settings.cassandra_password,
+    )
     output.mkdir(parents=True, exist_ok=True)
     count = 0
     with (output / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
@@ -121,7 +133,7 @@ def export_feedback(settings: Settings, output: Path) -> int:
                     class_index(record.corrected_label),
                     record.label,
                     record.model_version,
-                    record.filename,
+                    spreadsheet_safe(record.filename),
                 ]
             )
             count += 1

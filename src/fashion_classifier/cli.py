@@ -141,6 +141,8 @@ def _init_db(args: argparse.Namespace) -> int:
         settings.database_url,
         consistency=settings.cassandra_consistency,
         replication=settings.cassandra_replication,
+        username=settings.cassandra_username,
+        password=settings.cassandra_password,
     )
     store.init_schema()
     store.close()

@@ -35,4 +35,4 @@ def class_index(name: str) -> int:
     try:
         return CLASSES.index(name)
     except ValueError:
-        raise ValueError(f"unknown class {name!r}; expected one of: {', '.join(CLASSES)}") from None
+        raise ValueError(f"unknown class {name[:40]!r}; expected one of: {', '.join(CLASSES)}") from None

@@ -8,7 +8,10 @@ transparent cut-outs, phone pictures rotated by EXIF. We bring them to the data 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +23,22 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 SIDE = 28  # the data set scales each garment's longer side to 28 px and centres the shorter one
 EXIF_ORIENTATION = 0x0112
 WORK_SIDE = 112  # analyse big photos at this size: enough for a bounding box, cheap
+# Pictures above this many pixels are shrunk right after decoding (nothing downstream needs more
+# than the stored copy's 1024 px), and only one of them is decoded at a time in a process: a
+# 24-megapixel RGBA picture is 96 MB decoded, and four threads doing that at once would be 400.
+BIG_PICTURE_PIXELS = 4_000_000
+_BIG_DECODES = threading.Lock()
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L")
+# EXIF orientation -> the transpose that makes the picture upright (as ImageOps.exif_transpose).
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 class InvalidImage(ValueError):
@@ -60,12 +79,28 @@ def load_image(
     if len(data) > max_bytes:
         raise ImageTooLarge(f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
     image = _open(data)
-    width, height = _upright_size(image)
+    orientation = _orientation(image)
+    width, height = image.size
+    if orientation in (5, 6, 7, 8):  # turned sideways
+        width, height = height, width
     if width * height > max_pixels:
         raise ImageTooLarge(
             f"the picture is {width}x{height} pixels; the limit is {max_pixels / 1e6:.0f} megapixels"
         )
-    return _decode(image, width, height, min_side)
+    if width * height <= BIG_PICTURE_PIXELS:
+        return _decode(image, width, height, min_side)
+    with _BIG_DECODES:
+        return _decode_big(image, orientation, min_side, (width, height))
+
+
+def pixel_count(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> int:
+    """Pixels the picture would decode to, read from its header alone."""
+    if not data:
+        raise InvalidImage("the file is empty; choose a PNG, JPEG, WebP, GIF, BMP or TIFF picture")
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+    width, height = _open(data).size
+    return width * height
 
 
 def _open(data: bytes) -> Image.Image:
@@ -87,9 +122,8 @@ def _open(data: bytes) -> Image.Image:
     return image
 
 
-def _upright_size(image: Image.Image) -> tuple[int, int]:
-    """Width and height as a viewer shows them (EXIF orientations 5-8 turn the picture sideways)."""
-    width, height = image.size
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1 = upright; 5-8 turn the picture sideways)."""
     try:
         if image.format == "PNG":
             # PngImageFile.getexif() decodes every pixel to look for an eXIf chunk after them:
@@ -101,25 +135,60 @@ def _upright_size(image: Image.Image) -> tuple[int, int]:
         orientation = exif.get(EXIF_ORIENTATION, 1)
     except (OSError, ValueError, SyntaxError):
         orientation = 1  # unreadable EXIF: keep the stored orientation
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    return orientation if isinstance(orientation, int) else 1
+
+
+def _decode_big(image: Image.Image, orientation: int, min_side: int, size: tuple[int, int]) -> CheckedImage:
+    """Decode, shrink to `min_side` at once (the full-size pixels are freed on return), turn upright."""
+    fmt = image.format or "unknown"
+    with _decoding_errors():
+        if fmt == "JPEG":
+            image.draft(image.mode, (min_side, min_side))
+        image.seek(0)
+        image.load()
+    small = shrink(image, min_side)
+    del image
+    if orientation in UPRIGHT:
+        small = small.transpose(UPRIGHT[orientation])
+    return CheckedImage(image=small, format=fmt, width=size[0], height=size[1])
+
+
+def shrink(image: Image.Image, max_side: int) -> Image.Image:
+    """A copy whose longer side is at most `max_side`, made without any full-size intermediate."""
+    if image.mode in SIXTEEN_BIT_MODES:  # Pillow cannot resample these: every n-th pixel, then 8 bits
+        step = max(1, max(image.size) // max_side)
+        image = normalise_mode(Image.fromarray(np.ascontiguousarray(np.asarray(image)[::step, ::step])))
+    if image.mode in ("1", "P"):  # no box reduction for these; as RGB(A) they are 3-4x bigger
+        image = normalise_mode(image)
+    factor = max(image.size) // max_side
+    small = image.reduce(factor) if factor >= 2 else image.copy()
+    small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return small
 
 
 def _decode(image: Image.Image, width: int, height: int, min_side: int) -> CheckedImage:
     fmt = image.format or "unknown"
+    with _decoding_errors():
+        if fmt == "JPEG":
+            # Decode at 1/2../1/8 scale straight from the DCT data: big photos cost little.
+            image.draft(image.mode, (min_side, min_side))
+        image.seek(0)  # animated pictures: the first frame
+        image.load()
+        ImageOps.exif_transpose(image, in_place=True)  # upright; no copy when already upright
+    return CheckedImage(image=image, format=fmt, width=width, height=height)
+
+
+@contextmanager
+def _decoding_errors() -> Iterator[None]:
+    """Decoding failures as InvalidImage / ImageTooLarge, with what to do about them."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if fmt == "JPEG":
-                # Decode at 1/2../1/8 scale straight from the DCT data: big photos cost little.
-                image.draft(image.mode, (min_side, min_side))
-            image.seek(0)  # animated pictures: the first frame
-            image.load()
-            ImageOps.exif_transpose(image, in_place=True)  # upright; no copy when already upright
+            yield
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise ImageTooLarge("the picture expands to too many pixels; send a smaller picture") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise InvalidImage(f"the picture is truncated or damaged ({exc}); save it again and retry") from None
-    return CheckedImage(image=image, format=fmt, width=width, height=height)
 
 
 def to_model_input(image: Image.Image) -> np.ndarray:
@@ -138,7 +207,7 @@ def normalise_mode(image: Image.Image) -> Image.Image:
     """Any decoded picture -> L, RGB or RGBA (8 bits per channel), keeping transparency."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         # 16/32-bit grey: stretch to 8 bits (a plain convert would clip most values to white).
-        wide = np.asarray(image, dtype=np.float64)
+        wide = np.asarray(image, dtype=np.float32)  # float64 would be 8 bytes a pixel
         return Image.fromarray((wide / max(float(wide.max()), 1.0) * 255).astype(np.uint8), "L")
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         return image.convert("RGBA")

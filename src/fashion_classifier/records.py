@@ -134,8 +134,9 @@ class Cursor:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
             millis, record_id = raw.split(":", 1)
             return cls(from_millis(int(millis)), uuid.UUID(record_id))
-        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-            raise InvalidCursor(f"cursor {text!r} is not one this service handed out") from exc
+        # OverflowError: a forged time beyond what a datetime can hold (huge or far negative).
+        except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
+            raise InvalidCursor(f"cursor {text[:40]!r} is not one this service handed out") from exc
 
     @classmethod
     def after(cls, record: Record) -> Cursor:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,10 +15,11 @@ from PIL import Image
 from fashion_classifier.inference import Classifier
 from fashion_classifier.labels import class_index
 from fashion_classifier.preprocessing import (
-    CheckedImage,
+    ImageTooLarge,
     InvalidImage,
     load_image,
     normalise_mode,
+    pixel_count,
     to_model_input,
 )
 from fashion_classifier.records import Page, Record, StoredImage, new_record_id, record_time
@@ -42,9 +44,20 @@ class Upload:
 
 @dataclass(frozen=True, kw_only=True)
 class Limits:
-    max_pixels: int = 24_000_000
+    max_pixels: int = 24_000_000  # one picture
+    max_request_pixels: int = 48_000_000  # all pictures of one request together
     max_files: int = 16
     stored_image_max_side: int = 1024
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What is kept of one upload once its decoded pixels are freed."""
+
+    model_input: np.ndarray
+    width: int
+    height: int
+    stored: StoredImage
 
 
 class PredictionService:
@@ -62,16 +75,15 @@ class PredictionService:
         self.limits = limits or Limits()
 
     def classify(self, uploads: Sequence[Upload]) -> list[Record]:
-        """All pictures are checked before anything is written: one bad file rejects the request."""
-        if not uploads:
-            raise BadRequest("no file was sent; attach a picture in the form field 'file'")
-        if len(uploads) > self.limits.max_files:
-            raise BadRequest(f"{len(uploads)} files sent; send at most {self.limits.max_files} at once")
-        checked = [self._check(upload) for upload in uploads]
-        batch = np.concatenate([to_model_input(image.image) for image in checked])
-        predictions = self.classifier.predict_batch(batch)
+        """Classify and keep every picture, or none: one bad file rejects the whole request.
+
+        Pictures are decoded one at a time, each freed before the next (memory holds one).
+        """
+        self._check_request(uploads)
+        prepared = [self._prepare(upload) for upload in uploads]
+        predictions = self.classifier.predict_batch(np.concatenate([p.model_input for p in prepared]))
         records = []
-        for upload, image, prediction in zip(uploads, checked, predictions, strict=True):
+        for upload, picture, prediction in zip(uploads, prepared, predictions, strict=True):
             record_id = new_record_id()
             record = Record(
                 id=record_id,
@@ -79,12 +91,43 @@ class PredictionService:
                 filename=clean_filename(upload.filename),
                 prediction=prediction,
                 model_version=self.classifier.version,
-                width=image.width,
-                height=image.height,
+                width=picture.width,
+                height=picture.height,
             )
-            self.store.add(record, stored_copy(image.image, max_side=self.limits.stored_image_max_side))
             records.append(record)
+        self.store.add_many([(record, p.stored) for record, p in zip(records, prepared, strict=True)])
         return records
+
+    def _check_request(self, uploads: Sequence[Upload]) -> None:
+        """Count, bytes and pixels of every file, from headers alone, before any is decoded."""
+        if not uploads:
+            raise BadRequest("no file was sent; attach a picture in the form field 'file'")
+        if len(uploads) > self.limits.max_files:
+            raise BadRequest(f"{len(uploads)} files sent; send at most {self.limits.max_files} at once")
+        total = 0
+        for upload in uploads:
+            with _named(upload):
+                pixels = pixel_count(upload.data)
+                if pixels > self.limits.max_pixels:
+                    raise ImageTooLarge(
+                        f"the picture has {pixels / 1e6:.0f} megapixels; the limit is "
+                        f"{self.limits.max_pixels / 1e6:.0f} megapixels"
+                    )
+            total += pixels
+        if total > self.limits.max_request_pixels:
+            raise ImageTooLarge(
+                f"the pictures add up to {total / 1e6:.0f} megapixels; one request may hold at most "
+                f"{self.limits.max_request_pixels / 1e6:.0f}: send fewer or smaller pictures at once"
+            )
+
+    def _prepare(self, upload: Upload) -> _Prepared:
+        """Decode one picture, derive the model input and the copy to keep; its pixels go after."""
+        with _named(upload):
+            checked = load_image(
+                upload.data, max_pixels=self.limits.max_pixels, min_side=self.limits.stored_image_max_side
+            )
+        stored = stored_copy(checked.image, max_side=self.limits.stored_image_max_side)
+        return _Prepared(to_model_input(checked.image), checked.width, checked.height, stored)
 
     def history(
         self,
@@ -123,19 +166,24 @@ class PredictionService:
             raise RecordNotFound(f"no prediction with id {record_id}")
         return record
 
-    def _check(self, upload: Upload) -> CheckedImage:
-        try:
-            return load_image(
-                upload.data, max_pixels=self.limits.max_pixels, min_side=self.limits.stored_image_max_side
-            )
-        except InvalidImage as exc:
-            # Same error type (the web layer maps types to status codes), message names the file.
-            raise type(exc)(f"{clean_filename(upload.filename) or 'upload'}: {exc}") from None
+
+@contextmanager
+def _named(upload: Upload) -> Iterator[None]:
+    """Picture errors keep their type (the web layer maps types to status codes), message names the file."""
+    try:
+        yield
+    except InvalidImage as exc:
+        raise type(exc)(f"{clean_filename(upload.filename)[:80] or 'upload'}: {exc}") from None
+
+
+# Control and format characters (bidi overrides such as U+202E, zero-width spaces and joiners)
+# and line separators: they make a name show as something it is not ("gpj.exe" read backwards).
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def clean_filename(name: str | None) -> str:
-    """The client's file name as plain data: no control characters, bounded length."""
-    text = "".join(ch for ch in (name or "") if unicodedata.category(ch) != "Cc")
+    """The client's file name as plain data: no control, format or bidi characters, bounded length."""
+    text = "".join(ch for ch in (name or "") if unicodedata.category(ch) not in HIDDEN_CATEGORIES)
     return text.strip()[:MAX_FILENAME_LENGTH]
 
 

@@ -36,7 +36,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(database_url: str, log: Path, **env: str) -> Server:
+def start_server(database_url: str, log: Path, *, ready: str = "/readyz", **env: str) -> Server:
     port = free_port()
     environment = {**os.environ, "DATABASE_URL": database_url, "WEB_CONCURRENCY": "2", **env}
     command = [sys.executable, "-m", "fashion_classifier.cli", "serve", "--port", str(port)]
@@ -45,18 +45,18 @@ def start_server(database_url: str, log: Path, **env: str) -> Server:
             command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
         )
     server = Server(f"http://127.0.0.1:{port}", process, log)
-    if wait_until_ready(server, seconds=120):
+    if wait_until_ready(server, seconds=120, probe=ready):
         return server
     stop_server(server)
     raise RuntimeError(f"server not ready within 120 s (exit code {process.returncode}):\n{server.logs()}")
 
 
-def wait_until_ready(server: Server, *, seconds: float) -> bool:
-    """Poll /readyz; the first call may be slow (it opens the store's connection)."""
+def wait_until_ready(server: Server, *, seconds: float, probe: str = "/readyz") -> bool:
+    """Poll /readyz (or `probe`); the first call may be slow (it opens the store's connection)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and server.process.poll() is None:
         try:
-            if requests.get(f"{server.url}/readyz", timeout=15).status_code == 200:
+            if requests.get(f"{server.url}{probe}", timeout=15).status_code == 200:
                 return True
         except requests.RequestException:
             pass  # not listening yet, or busy starting: ask again

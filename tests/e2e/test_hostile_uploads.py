@@ -98,7 +98,8 @@ def test_thirty_megabytes_is_413_with_a_message(server: Server, route: str) -> N
 @pytest.mark.parametrize("name", sorted(ACCEPTED))
 def test_unusual_but_valid_pictures_are_classified(server: Server, route: str, name: str) -> None:
     response = post(server, route, name, ACCEPTED[name])
-    assert response.status_code == 201, response.text[:300]
+    created = 200 if route == "/upload" else 201  # the form redirects (303) to its results page
+    assert response.status_code == created, response.text[:300]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -108,7 +109,7 @@ def test_hostile_file_names_are_data_and_shown_escaped(server: Server, name: str
     kept = api.json()["predictions"][0]["filename"]
     assert kept == name.replace("\x00", "")
     page = post(server, "/upload", name, encode(garment()))
-    assert page.status_code == 201
+    assert page.status_code == 200 and page.history[0].status_code == 303
     assert "<script>alert(1)</script>" not in page.text
     if "<script>" in name:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;.png" in page.text

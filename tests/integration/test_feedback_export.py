@@ -45,3 +45,20 @@ def test_export_writes_pictures_by_class_and_a_labels_file(
             assert image.size[0] > 0
         assert row["original_filename"].startswith("../evil-")
     assert not list(tmp_path.glob("evil-*"))
+
+
+def test_a_file_name_that_looks_like_a_formula_is_exported_as_text(
+    tmp_path: Path, model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = f"sqlite:///{tmp_path}/formula.db"
+    client = create_app(Settings(database_url=database, model_path=model_path)).test_client()
+    name = "=cmd|'/C calc'!A0.png"
+    files = {"file": [(io.BytesIO(dataset_png(first_of_class(0))[0]), name)]}
+    created = client.post("/api/v1/predictions", data=files, content_type="multipart/form-data").get_json()
+    client.post(f"{created['predictions'][0]['url']}/feedback", json={"label": "Shirt"})
+
+    monkeypatch.setenv("DATABASE_URL", database)
+    assert main(["feedback", "export", str(tmp_path / "export")]) == 0
+    with (tmp_path / "export" / "labels.csv").open(encoding="utf-8") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["original_filename"] == "'" + name  # shown as text by spreadsheets, never run

@@ -42,11 +42,13 @@ def test_upload_page_has_a_labelled_file_input(client: FlaskClient) -> None:
     assert '<label for="file"' in page
 
 
-def test_form_post_shows_the_picture_and_its_class(client: FlaskClient) -> None:
+def test_form_post_redirects_to_the_picture_and_its_class(client: FlaskClient) -> None:
     png, _ = dataset_png(first_of_class(1))
-    response = upload(client, (png, "trousers.png"), path="/upload")
+    posted = upload(client, (png, "trousers.png"), path="/upload")
+    assert posted.status_code == 303  # post/redirect/get: reloading the results uploads nothing
+    response = client.get(posted.headers["Location"])
     page = response.get_data(as_text=True)
-    assert response.status_code == 201
+    assert response.status_code == 200
     assert "Trouser" in page
     assert "/api/v1/predictions/" in page and "/image" in page
     assert "<meter" in page  # the top classes drawn as bars
@@ -136,3 +138,26 @@ def test_language_follows_the_browser_and_the_switch(client: FlaskClient) -> Non
 def test_language_switch_never_redirects_off_site(client: FlaskClient) -> None:
     response = client.get("/lang/zh?next=//evil.example/")
     assert response.headers["Location"] == "/upload"
+
+
+def test_uploads_need_no_space_in_the_temporary_folder(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    from tests.pictures import encode
+
+    noise = np.random.default_rng(7).integers(0, 256, (800, 800, 3), dtype=np.uint8)
+    big = encode(Image.fromarray(noise))  # noise does not compress: about 1.9 MB
+    assert len(big) > 1_000_000  # werkzeug spools files above 500 KB to the temporary folder
+    boundary = "b0undary"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.png"\r\n\r\n'
+    body = head.encode() + big + f"\r\n--{boundary}--\r\n".encode()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))  # /tmp full or absent
+    response = client.post(
+        "/api/v1/predictions", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)[:300]

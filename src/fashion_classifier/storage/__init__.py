@@ -13,9 +13,17 @@ __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "PredictionStore", "StoreUnavai
 
 
 def open_store(
-    url: str, *, consistency: str = "LOCAL_QUORUM", replication: str = "SimpleStrategy:1"
+    url: str,
+    *,
+    consistency: str = "LOCAL_QUORUM",
+    replication: str = "SimpleStrategy:1",
+    username: str | None = None,
+    password: str | None = None,
 ) -> PredictionStore:
-    """sqlite:///path/to.db or cassandra://host1,host2:9042/keyspace. Connects lazily."""
+    """sqlite:///path/to.db or cassandra://[user:password@]host1,host2:9042/keyspace. Connects lazily.
+
+    `username` and `password` (Cassandra only) apply when the URL carries no credentials.
+    """
     if url.startswith("sqlite:"):
         from fashion_classifier.storage.sqlite import SQLiteStore
 
@@ -23,5 +31,7 @@ def open_store(
     if url.startswith("cassandra:"):
         from fashion_classifier.storage.cassandra import CassandraStore
 
-        return CassandraStore.from_url(url, consistency=consistency, replication=replication)
+        return CassandraStore.from_url(
+            url, consistency=consistency, replication=replication, username=username, password=password
+        )
     raise ValueError(f"DATABASE_URL {url!r} is neither sqlite:///path nor cassandra://hosts:port/keyspace")

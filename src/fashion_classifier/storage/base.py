@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
+from collections.abc import Sequence
 from typing import Protocol
 
 from fashion_classifier.records import Page, Record, StoredImage
@@ -24,6 +25,13 @@ class PredictionStore(Protocol):
 
     def add(self, record: Record, image: StoredImage) -> None:
         """Keep a record and its picture: both are readable afterwards, or neither is listed."""
+
+    def add_many(self, items: Sequence[tuple[Record, StoredImage]]) -> None:
+        """Keep the records of one upload all together or, if this raises, none of them.
+
+        No record is ever listed without its picture. SQLite: one transaction. Cassandra: see
+        CassandraStore.add_many for what a reader may see while it runs.
+        """
 
     def get(self, record_id: uuid.UUID) -> Record | None: ...
 

@@ -10,18 +10,21 @@ so that any app replica can show any record.
 from __future__ import annotations
 
 import builtins
+import logging
 import os
 import re
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from cassandra import ConsistencyLevel, OperationTimedOut, RequestExecutionException
+from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.connection import ConnectionException
 from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy
@@ -30,6 +33,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement
 from fashion_classifier.records import Cursor, Page, Prediction, Record, StoredImage
 from fashion_classifier.storage.base import StoreUnavailable
 
+log = logging.getLogger(__name__)
 KEYSPACE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
 UNAVAILABLE = (NoHostAvailable, OperationTimedOut, RequestExecutionException, ConnectionException, OSError)
 FIELDS = "id, created_at, filename, label, probabilities, model_version, width, height, corrected_label"
@@ -74,6 +78,10 @@ STATEMENTS = {
     "correct_record": "UPDATE {ks}.records SET corrected_label = ? WHERE id = ?",
     "correct_feed": "UPDATE {ks}.feed SET corrected_label = ? WHERE feed = ? AND bucket = ? AND created_at = ? AND id = ?",
     "all_records": "SELECT " + FIELDS + " FROM {ks}.records",
+    # Taking back the rows of an upload that failed midway (add_many).
+    "delete_record": "DELETE FROM {ks}.records WHERE id = ?",
+    "delete_feed": "DELETE FROM {ks}.feed WHERE feed = ? AND bucket = ? AND created_at = ? AND id = ?",
+    "delete_image": "DELETE FROM {ks}.images WHERE id = ?",
 }
 
 
@@ -81,13 +89,21 @@ class CassandraStore:
     """PredictionStore on Cassandra; one driver session per process, made on first use."""
 
     def __init__(
-        self, hosts: list[str], port: int, keyspace: str, *, consistency: str, replication: str
+        self,
+        hosts: list[str],
+        port: int,
+        keyspace: str,
+        *,
+        consistency: str,
+        replication: str,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         if not KEYSPACE_NAME.match(keyspace):
             raise ValueError(f"keyspace {keyspace!r}: use letters, digits and _ (at most 48)")
         self.hosts, self.port, self.keyspace = hosts, port, keyspace
         self.consistency = _consistency_level(consistency)
         self.replication = replication_map(replication)
+        self._credentials = credentials  # (user, password): never part of `where` or a message
         self._lock = threading.Lock()
         self._cluster: Cluster | None = None
         self._session: Session | None = None
@@ -96,10 +112,23 @@ class CassandraStore:
 
     @classmethod
     def from_url(
-        cls, url: str, *, consistency: str = "LOCAL_QUORUM", replication: str = "SimpleStrategy:1"
+        cls,
+        url: str,
+        *,
+        consistency: str = "LOCAL_QUORUM",
+        replication: str = "SimpleStrategy:1",
+        username: str | None = None,
+        password: str | None = None,
     ) -> CassandraStore:
-        """cassandra://host1,host2:9042/keyspace (port defaults to 9042, keyspace to fashion_classifier)."""
+        """cassandra://[user:password@]host1,host2:9042/keyspace (port 9042, keyspace fashion_classifier by default).
+
+        user and password are percent-decoded; without them, `username` and `password` are used.
+        """
         rest = url.removeprefix("cassandra://")
+        userinfo, _, rest = rest.rpartition("@")
+        if userinfo:
+            user, _, secret = userinfo.partition(":")
+            username, password = unquote(user), unquote(secret)
         hosts_part, _, keyspace = rest.partition("/")
         port = 9042
         if ":" in hosts_part:
@@ -107,9 +136,14 @@ class CassandraStore:
             port = int(port_text)
         hosts = [h for h in hosts_part.split(",") if h]
         if not hosts:
-            raise ValueError(f"DATABASE_URL {url!r}: expected cassandra://host1,host2:9042/keyspace")
+            raise ValueError("DATABASE_URL: expected cassandra://[user:password@]host1,host2:9042/keyspace")
         return cls(
-            hosts, port, keyspace or "fashion_classifier", consistency=consistency, replication=replication
+            hosts,
+            port,
+            keyspace or "fashion_classifier",
+            consistency=consistency,
+            replication=replication,
+            credentials=(username, password or "") if username else None,
         )
 
     @property
@@ -147,6 +181,7 @@ class CassandraStore:
             # Without it, Nagle's algorithm meets the server's delayed ACK whenever a request
             # spans several packets (a stored picture): bench/service.py measured 59 ms instead of 7.
             sockopts=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            auth_provider=PlainTextAuthProvider(*self._credentials) if self._credentials else None,
         )
         try:
             session = cluster.connect()
@@ -208,17 +243,54 @@ class CassandraStore:
 
     def add(self, record: Record, image: StoredImage) -> None:
         """Picture first, then one logged batch: a record is listed only once all of it is kept."""
+        self.add_many([(record, image)])
+
+    def add_many(self, items: Sequence[tuple[Record, StoredImage]]) -> None:
+        """All pictures, then each record in its logged batch; on a failure, the written rows are deleted.
+
+        A record is never listed without its picture: the picture is written before the batch
+        that lists the record. If any write fails, every row of this upload is deleted again
+        before the error goes up; the tombstones carry later (client-side) timestamps than the
+        writes, so a write that timed out but lands afterwards stays deleted. While this runs, a
+        reader may list the first records of the upload before the last ones are kept. Only if
+        the cleanup cannot reach the cluster either do rows stay behind; their ids are logged.
+        """
+        with self._guard("saving predictions"):
+            try:
+                for record, image in items:
+                    self._execute(self._prepared("insert_image"), (record.id, image.content_type, image.data))
+                for record, _ in items:
+                    self._execute(self._record_batch(record))
+            except BaseException:
+                self._take_back([record for record, _ in items])
+                raise
+
+    def _record_batch(self, record: Record) -> BatchStatement:
         bucket = bucket_of(record.created_at)
         fields = _fields(record)
-        with self._guard("saving a prediction"):
-            self._execute(self._prepared("insert_image"), (record.id, image.content_type, image.data))
-            batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
-            batch.is_idempotent = True
-            batch.add(self._prepared("insert_record"), fields)
-            for feed in ("all", f"label:{record.label}"):
-                batch.add(self._prepared("insert_feed"), (feed, bucket, *fields))
-                batch.add(self._prepared("insert_bucket"), (feed, bucket))
-            self._execute(batch)
+        batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
+        batch.is_idempotent = True
+        batch.add(self._prepared("insert_record"), fields)
+        for feed in ("all", f"label:{record.label}"):
+            batch.add(self._prepared("insert_feed"), (feed, bucket, *fields))
+            batch.add(self._prepared("insert_bucket"), (feed, bucket))
+        return batch
+
+    def _take_back(self, records: builtins.list[Record]) -> None:
+        """Delete every row these records may have written (deleting a missing row is harmless)."""
+        try:
+            for record in records:
+                bucket = bucket_of(record.created_at)
+                batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
+                batch.is_idempotent = True
+                batch.add(self._prepared("delete_record"), (record.id,))
+                for feed in ("all", f"label:{record.label}"):
+                    batch.add(self._prepared("delete_feed"), (feed, bucket, record.created_at, record.id))
+                batch.add(self._prepared("delete_image"), (record.id,))
+                self._execute(batch)
+        except UNAVAILABLE as exc:
+            ids = ", ".join(str(record.id) for record in records)
+            log.error("could not take back the rows of a failed upload (%s): %s", ids, exc)
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         rows = self._run("get_record", (record_id,), "reading a prediction")

@@ -7,7 +7,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,10 @@ class SQLiteStore:
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # e.g. a file where the folder should be: unavailable, not a 500
+                raise sqlite3.OperationalError(f"cannot create the folder of {self.path}: {exc}") from exc
             connection = sqlite3.connect(self.path, timeout=15, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
@@ -99,12 +102,19 @@ class SQLiteStore:
             raise StoreUnavailable(f"cannot create tables in {self.path}: {exc}") from exc
 
     def add(self, record: Record, image: StoredImage) -> None:
+        self.add_many([(record, image)])
+
+    def add_many(self, items: Sequence[tuple[Record, StoredImage]]) -> None:
+        """One transaction: a failure on the last picture takes back the first ones too."""
         with self._transaction() as db:
-            db.execute(f"INSERT INTO records ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(record))
-            db.execute(
-                "INSERT INTO images (record_id, content_type, data) VALUES (?, ?, ?)",
-                (str(record.id), image.content_type, image.data),
-            )
+            for record, image in items:
+                db.execute(
+                    f"INSERT INTO records ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(record)
+                )
+                db.execute(
+                    "INSERT INTO images (record_id, content_type, data) VALUES (?, ?, ?)",
+                    (str(record.id), image.content_type, image.data),
+                )
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         rows = self._query(f"SELECT {COLUMNS} FROM records WHERE id = ?", (str(record_id),))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import logging
+from typing import IO
 
-from flask import Flask
+from flask import Flask, Request
 
 from fashion_classifier.config import Settings
 from fashion_classifier.inference import Classifier
@@ -13,11 +15,29 @@ from fashion_classifier.storage import open_store
 from fashion_classifier.web import api, errors, metrics, ops, pages, security
 
 
+class InMemoryUploads(Request):
+    """Uploaded files stay in memory (at most MAX_CONTENT_LENGTH) instead of spilling to /tmp.
+
+    Kubernetes mounts /tmp as a 64 MiB memory volume that the metrics files share: a few
+    concurrent 20 MB uploads spooled there would fill it.
+    """
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        return io.BytesIO()
+
+
 def create_app(settings: Settings | None = None, *, service: PredictionService | None = None) -> Flask:
     """Build the app; the model and the store are opened here, never at import time."""
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
+    app.request_class = InMemoryUploads
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.config["MAX_FORM_PARTS"] = settings.max_files_per_request + 20
     app.extensions["service"] = service or _build_service(settings)
@@ -38,9 +58,12 @@ def _build_service(settings: Settings) -> PredictionService:
         settings.database_url,
         consistency=settings.cassandra_consistency,
         replication=settings.cassandra_replication,
+        username=settings.cassandra_username,
+        password=settings.cassandra_password,
     )
     limits = Limits(
         max_pixels=settings.max_pixels,
+        max_request_pixels=settings.max_request_pixels,
         max_files=settings.max_files_per_request,
         stored_image_max_side=settings.stored_image_max_side,
     )

@@ -16,6 +16,7 @@ from fashion_classifier.web.ops import ensure_schema
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 blueprint.before_request(ensure_schema)
+MAX_JSON_BYTES = 4096  # {"label": "..."} needs a few dozen
 
 
 def service() -> PredictionService:
@@ -100,6 +101,7 @@ def create_predictions() -> tuple[Response, int]:
                 properties:
                   predictions: {type: array, items: {$ref: "#/components/schemas/Prediction"}}
         "400": {description: No file or too many files., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "403": {description: Sent by a page of another web site (Sec-Fetch-Site, Origin or Referer)., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "413": {description: Upload or picture too large., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "415": {description: Not a supported picture format., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "422": {description: A damaged picture., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
@@ -206,10 +208,11 @@ def post_feedback(record_id: uuid.UUID) -> Response:
       responses:
         "200": {description: The prediction with its correction., content: {application/json: {schema: {$ref: "#/components/schemas/Prediction"}}}}
         "400": {description: Unknown class or bad body., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "403": {description: Sent by a page of another web site (Sec-Fetch-Site, Origin or Referer)., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "404": {description: No such prediction., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "503": {description: Store unavailable., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
     """
-    body = request.get_json(silent=True)
+    body = _small_json()
     label = body.get("label") if isinstance(body, dict) else None
     if not isinstance(label, str):
         raise BadRequest('send JSON like {"label": "Coat"} with one of the ten class names')
@@ -234,6 +237,16 @@ def get_model() -> Response:
     """
     classifier = service().classifier
     return jsonify({**classifier.card, "version": classifier.version})
+
+
+def _small_json() -> object:
+    """The request's JSON body, or None when it is not small, well-formed JSON."""
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise BadRequest(f'the JSON body is over {MAX_JSON_BYTES} bytes; send just {{"label": "Coat"}}')
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:  # e.g. thousands of nested '[': not a label, and not worth a 500
+        return None
 
 
 def _int_arg(name: str, default: int) -> int:

@@ -14,6 +14,8 @@ from fashion_classifier.storage import StoreUnavailable
 from fashion_classifier.web import metrics
 
 log = logging.getLogger(__name__)
+# What a client learns of a store failure: the detail (a file path, host names) goes to the log only.
+STORE_DOWN_MESSAGE = "the database is not answering right now; retry in a few seconds"
 
 # Most specific first: the first matching type decides the answer.
 DOMAIN_ERRORS: list[tuple[type[Exception], int, str]] = [
@@ -46,7 +48,8 @@ def _handler(status: int, code: str):  # type: ignore[no-untyped-def]
     def handle(exc: Exception) -> tuple[Response | str, int, dict[str, str]]:
         if status == 503:
             metrics.STORE_ERRORS.inc()
-            log.warning("store unavailable: %s", exc)
+            log.warning("store unavailable: %r", str(exc))
+            return error_response(status, code, STORE_DOWN_MESSAGE)
         return error_response(status, code, str(exc))
 
     return handle
@@ -55,9 +58,15 @@ def _handler(status: int, code: str):  # type: ignore[no-untyped-def]
 def _too_large(exc: RequestEntityTooLarge) -> tuple[Response | str, int, dict[str, str]]:
     from flask import current_app
 
-    limit = current_app.config["MAX_CONTENT_LENGTH"] / 1e6
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length <= limit:
+        # Werkzeug raises the same error for a form with more parts than MAX_FORM_PARTS.
+        files = current_app.extensions["service"].limits.max_files
+        return error_response(
+            413, "too_many_parts", f"the form has too many parts; send at most {files} files at once"
+        )
     return error_response(
-        413, "request_too_large", f"the upload is larger than {limit:.0f} MB; send smaller pictures"
+        413, "request_too_large", f"the upload is larger than {limit / 1e6:.0f} MB; send smaller pictures"
     )
 
 
@@ -67,7 +76,8 @@ def _http_error(exc: HTTPException) -> tuple[Response | str, int, dict[str, str]
 
 
 def _unexpected(exc: Exception) -> tuple[Response | str, int, dict[str, str]]:
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    # %r: a path may hold a decoded newline, which must not start a forged log line.
+    log.exception("unhandled error on %r %r", request.method, request.path)
     return error_response(
         500, "internal_error", "an unexpected error happened on our side; it has been logged"
     )

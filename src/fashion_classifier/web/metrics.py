@@ -36,6 +36,11 @@ FEEDBACK = Counter("fashion_feedback_total", "Corrections received from users")
 STORE_ERRORS = Counter("fashion_store_errors_total", "Requests that failed because the store was unavailable")
 
 
+# Label values must come from a closed set: gunicorn accepts any method token, and each new
+# one would add a time series to Prometheus.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def register(app: Flask) -> None:
     app.before_request(_start_timer)
     app.after_request(_observe)
@@ -56,7 +61,8 @@ def _start_timer() -> None:
 
 def _observe(response: Response) -> Response:
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-    REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    method = request.method if request.method in KNOWN_METHODS else "OTHER"
+    REQUESTS.labels(method, endpoint, str(response.status_code)).inc()
     if started := g.get("metrics_started"):
         LATENCY.labels(endpoint).observe(time.perf_counter() - started)
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from fashion_classifier.storage import PredictionStore, StoreUnavailable
 from fashion_classifier.web import metrics, openapi
 
 blueprint = Blueprint("ops", __name__)
+log = logging.getLogger(__name__)
 # Swagger UI, vendored from a pinned swagger-ui-dist release (tools/vendor-swagger-ui.sh).
 SWAGGER_DIR = Path(__file__).parent / "static" / "vendor" / "swagger-ui"
 
@@ -50,7 +52,9 @@ def readyz() -> tuple[Response, int]:
     try:
         service.store.ping()
     except StoreUnavailable as exc:
-        return jsonify(status="unavailable", model=service.classifier.version, store=str(exc)), 503
+        # The detail names hosts or a file path: the log gets it, the (public) probe does not.
+        log.warning("not ready: %r", str(exc))
+        return jsonify(status="unavailable", model=service.classifier.version, store="unavailable"), 503
     return jsonify(status="ready", model=service.classifier.version, store="ok"), 200
 
 

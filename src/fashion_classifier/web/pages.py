@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -18,6 +19,9 @@ from fashion_classifier.web.ops import ensure_schema
 blueprint = Blueprint("pages", __name__)
 blueprint.before_request(ensure_schema)
 MAX_RESULT_IDS = 16
+# A path on this site and nothing else: browsers drop tabs and newlines from a Location and read
+# a backslash as a slash, so "/\t/evil.example" or "/\\evil.example" would leave the site.
+SAME_SITE_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*\Z")
 
 
 @blueprint.before_app_request
@@ -47,9 +51,13 @@ def upload_form() -> str:
 
 
 @blueprint.post("/upload")
-def upload() -> tuple[str, int]:
-    """The seed's form post: classify, record, show each picture with its class."""
-    return render_template("upload_ok.html", records=classify_request()), 201
+def upload() -> Response:
+    """The form post without JavaScript: classify, record, then redirect to the results.
+
+    Post/redirect/get: reloading the result page shows it again instead of uploading again.
+    """
+    ids = ",".join(str(record.id) for record in classify_request())
+    return redirect(url_for("pages.results", ids=ids), code=303)
 
 
 @blueprint.get("/results")
@@ -93,8 +101,7 @@ def feedback(record_id: uuid.UUID) -> Response:
 def switch_language(code: str) -> Response:
     """Remember the chosen language in a cookie and go back to the page the user was on."""
     target = request.args.get("next", "")
-    # Only same-site paths: never redirect to another host ("//evil.example" included).
-    if not target.startswith("/") or target.startswith("//"):
+    if not SAME_SITE_PATH.match(target):  # never to another host, never a header with a newline
         target = url_for("pages.upload_form")
     response = redirect(target)
     if code in i18n.LANGUAGES:
