@@ -46,8 +46,13 @@ class _Calibration(CalibrationDataReader):
         return next(self._batches, None)
 
 
-def quantize(float_path: Path, dataset: FashionMNIST) -> Path:
-    """Write the int8 model beside the float one; returns its path."""
+def quantize(float_path: Path, dataset: FashionMNIST, *, calibration_images: np.ndarray | None = None) -> Path:
+    """Write the int8 model beside the float one; returns its path.
+
+    `calibration_images` (uint8, n x 28 x 28) default to the first training images; a model that
+    also sees photos and non-garments needs them in its calibration, or their ranges get clipped.
+    """
+    images = dataset.train.images if calibration_images is None else calibration_images
     output = int8_path_for(float_path)
     input_name = Classifier.load(float_path).input_name
     with tempfile.TemporaryDirectory() as work:
@@ -58,7 +63,7 @@ def quantize(float_path: Path, dataset: FashionMNIST) -> Path:
         quantize_static(
             str(prepared),
             str(output),
-            _Calibration(input_name, dataset.train.images),
+            _Calibration(input_name, images),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
             activation_type=QuantType.QUInt8,

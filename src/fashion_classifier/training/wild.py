@@ -27,7 +27,9 @@ from fashion_classifier.training import data, outliers, photos, studio, verdict
 from fashion_classifier.training.export import OPSET
 from fashion_classifier.training.robust import Arrays
 
-KEEP_DATASET, KEEP_PHOTOS = 0.99, 0.98  # validation shares the threshold must keep
+# Validation shares the threshold must keep: the targets (98% of data-set garments, 97% of
+# photos) with half a point to spare, since the test sets are other pictures.
+KEEP_DATASET, KEEP_PHOTOS = 0.985, 0.975
 
 
 def heads(model: keras.Model) -> tuple[keras.Model, np.ndarray, np.ndarray]:
