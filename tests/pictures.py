@@ -43,7 +43,7 @@ def product_photo(index: int, *, size: tuple[int, int] = (640, 480), fmt: str = 
 
 
 def not_a_garment() -> bytes:
-    """A photograph of a cat (scikit-image's sample "chelsea"), from no source the model trained on."""
+    """A scanned page of text (scikit-image's sample "page"), from no source the model trained on."""
     import skimage
 
-    return (Path(skimage.__file__).parent / "data" / "chelsea.png").read_bytes()
+    return (Path(skimage.__file__).parent / "data" / "page.png").read_bytes()

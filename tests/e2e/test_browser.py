@@ -135,10 +135,10 @@ def test_a_picture_that_is_no_garment_says_so_and_the_history_filters_it(
     page, site: Server, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    cat = tmp_path / "cat.png"
-    cat.write_bytes(not_a_garment())
+    scan = tmp_path / "scanned-page.png"
+    scan.write_bytes(not_a_garment())
     page.goto(f"{site.url}/upload")
-    page.set_input_files("#file", [str(cat)])
+    page.set_input_files("#file", [str(scan)])
     page.locator("#previews li").first.wait_for()
     page.click("#upload-button")
     page.wait_for_url("**/results?ids=*")
