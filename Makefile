@@ -8,7 +8,8 @@ CASSANDRA := tools/cassandra/cassandra.sh
 HOST ?= 127.0.0.1
 PORT ?= 8987
 
-.PHONY: install install-dev run test lint format cassandra cassandra-stop test-cluster bench train evaluate clean
+.PHONY: install install-dev run test lint format cassandra cassandra-stop test-cluster bench train evaluate clean \
+	container-images test-containers
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +50,9 @@ cassandra-stop:
 test: install-dev lint
 	tools/system-deps.sh
 	PYTHON=$(abspath $(PY)) $(CASSANDRA) start
-	set +e; $(PY) -m pytest -m "not cluster" $(PYTEST_ARGS); status=$$?; \
+	set +e; $(PY) -m pytest -m "not cluster and not containers" $(PYTEST_ARGS); status=$$?; \
 	  [ -n "$$KEEP_CASSANDRA" ] || $(CASSANDRA) stop; exit $$status
+	$(MAKE) test-containers
 
 # Failover on a 3-node cluster (heavy: about 5 GB of RAM); results go to docs/failover.md.
 test-cluster: install-dev
@@ -58,6 +60,16 @@ test-cluster: install-dev
 	$(CASSANDRA) stop
 	PYTHON=$(abspath $(PY)) $(CASSANDRA) start 3
 	set +e; $(PY) -m pytest -m cluster $(PYTEST_ARGS); status=$$?; $(CASSANDRA) stop; exit $$status
+
+# Stand-in base images for deploy/ (no image registry here), built from Debian packages and
+# Maven Central jars under the names deploy/ uses; podman installed first when run as root.
+container-images:
+	tools/containers/base-images.sh
+
+# deploy/ built and run for real with podman: the README's manual steps, the compose stack,
+# hardening at run time, the training image. Figures land in test-artifacts/containers.json.
+test-containers: install-dev container-images
+	$(PY) -m pytest -m containers tests/containers --durations=0 $(PYTEST_ARGS)
 
 bench: install-dev  ## benchmarks; tables and plots land in docs/benchmarks/
 	@command -v wrk >/dev/null || { echo "bench/service.py drives wrk: apt-get install wrk"; exit 1; }

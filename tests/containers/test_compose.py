@@ -19,8 +19,7 @@ import pytest
 
 from tests.containers.podman import (
     ENV,
-    HEALTHY_WAIT,
-    ROOT,
+    TOOLS,
     inspect,
     listed_ids,
     podman,
@@ -39,19 +38,12 @@ STAMP = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.(\d+))?\s*(Z|[+-]
 
 
 def compose(*args: str, timeout: float = 1800) -> None:
-    """podman-compose on deploy/compose.yaml, through the wrapper that waits for healthy."""
-    tool = Path(sys.executable).with_name("podman-compose")
-    command = [
-        str(tool),
-        "--podman-path",
-        str(HEALTHY_WAIT),
-        "-f",
-        str(ROOT / "deploy" / "compose.yaml"),
-        *args,
-    ]
-    done = subprocess.run(command, check=False, env=ENV, capture_output=True, text=True, timeout=timeout)
+    """tools/containers/compose.sh ARGS: podman-compose on deploy/compose.yaml, as the README runs it."""
+    env = {**ENV, "PODMAN_COMPOSE": str(Path(sys.executable).with_name("podman-compose"))}
+    command = [str(TOOLS / "compose.sh"), *args]
+    done = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, (
-        f"podman-compose {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        f"compose.sh {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     )
 
 

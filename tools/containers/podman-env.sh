@@ -9,8 +9,8 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$CONTAINERS_DIR/containers.conf}"
 export BUILDAH_FORMAT=docker
 # Debian packages: podman and what it needs here (runc: crun fails with hybrid cgroups;
 # netavark + aardvark-dns: name resolution on user-defined networks), debootstrap for the
-# stand-in base images.
-CONTAINER_PACKAGES=(podman runc netavark aardvark-dns catatonit debootstrap)
+# stand-in base images, maven to fetch the Cassandra jars.
+CONTAINER_PACKAGES=(podman runc netavark aardvark-dns catatonit debootstrap maven)
 
 # Slow things built once per machine and reused: the Debian root file system, wheels.
 if [ "$(id -u)" -eq 0 ]; then
