@@ -29,7 +29,7 @@ from tests.containers.podman import (
     wait_ready,
 )
 
-pytestmark = pytest.mark.containers
+pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]
 
 PROJECT = "fashion-classifier"  # `name:` in deploy/compose.yaml
 CASSANDRA, APP = f"{PROJECT}_cassandra_1", f"{PROJECT}_app_1"

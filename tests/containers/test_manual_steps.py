@@ -14,7 +14,7 @@ import pytest
 
 from tests.containers.podman import podman, remove, upload_by_api, upload_by_form, wait_ready
 
-pytestmark = pytest.mark.containers
+pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]
 
 NETWORK = "deewhy-network"
 CASSANDRA, APP = "cassandra", "fashion-classifier"  # the README's names

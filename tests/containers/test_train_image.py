@@ -14,7 +14,7 @@ from fashion_classifier import CLASSES
 from fashion_classifier.inference import Classifier
 from tests.containers.podman import ROOT, photo, podman
 
-pytestmark = pytest.mark.containers
+pytestmark = [pytest.mark.containers, pytest.mark.timeout(3600)]
 
 TRAIN_IMAGE = "fashion-classifier-train"  # deploy/README.md's tag
 LIMIT, EPOCHS = "1000", "1"  # a smoke run: the model need not be good, only complete
