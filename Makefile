@@ -63,7 +63,12 @@ test-cluster: install-dev
 
 # Stand-in base images for deploy/ (no image registry here), built from Debian packages and
 # Maven Central jars under the names deploy/ uses; podman installed first when run as root.
-container-images:
+# podman-compose for tools/containers/compose.sh without the whole dev install (same pin as
+# the dev extra in pyproject.toml).
+$(VENV)/bin/podman-compose: | $(PY)
+	$(PIP) install "podman-compose==1.6.*"
+
+container-images: $(VENV)/bin/podman-compose
 	tools/containers/base-images.sh
 
 # deploy/ built and run for real with podman: the README's manual steps, the compose stack,
