@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8987
 
 .PHONY: install install-dev run test lint format cassandra cassandra-stop test-cluster bench train evaluate clean \
-	container-images test-containers
+	container-images test-containers test-containers-train
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -72,9 +72,13 @@ container-images: $(VENV)/bin/podman-compose
 	tools/containers/base-images.sh
 
 # deploy/ built and run for real with podman: the README's manual steps, the compose stack,
-# hardening at run time, the training image. Figures land in test-artifacts/containers.json.
+# hardening at run time. Figures land in test-artifacts/containers.json.
 test-containers: install-dev container-images
-	$(PY) -m pytest -m containers tests/containers --durations=0 $(PYTEST_ARGS)
+	$(PY) -m pytest -m "containers and not slow" tests/containers --durations=0 $(PYTEST_ARGS)
+
+# The training image builds and a short run writes a model into /out (slow: not in make test).
+test-containers-train: install-dev container-images
+	$(PY) -m pytest -m "containers and slow" tests/containers --durations=0 $(PYTEST_ARGS)
 
 bench: install-dev  ## benchmarks; tables and plots land in docs/benchmarks/
 	@command -v wrk >/dev/null || { echo "bench/service.py drives wrk: apt-get install wrk"; exit 1; }

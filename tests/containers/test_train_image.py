@@ -14,7 +14,8 @@ from fashion_classifier import CLASSES
 from fashion_classifier.inference import Classifier
 from tests.containers.podman import ROOT, photo, podman
 
-pytestmark = [pytest.mark.containers, pytest.mark.timeout(3600)]
+# slow: `make test-containers-train`, outside CI (a 2 GB image, TensorFlow downloaded, ~12 minutes).
+pytestmark = [pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 TRAIN_IMAGE = "fashion-classifier-train"  # deploy/README.md's tag
 LIMIT, EPOCHS = "1000", "1"  # a smoke run: the model need not be good, only complete
