@@ -8,7 +8,8 @@ CASSANDRA := tools/cassandra/cassandra.sh
 HOST ?= 127.0.0.1
 PORT ?= 8987
 
-.PHONY: install install-dev run test lint format cassandra cassandra-stop test-cluster bench train fine-tune evaluate clean
+.PHONY: install install-dev run test lint format cassandra cassandra-stop test-cluster bench train fine-tune evaluate clean \
+	container-images test-containers test-containers-train
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,8 +51,9 @@ test: install-dev lint
 	tools/system-deps.sh
 	cd tests/e2e && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error  # axe-core, pinned
 	PYTHON=$(abspath $(PY)) $(CASSANDRA) start
-	set +e; $(PY) -m pytest -m "not cluster" $(PYTEST_ARGS); status=$$?; \
+	set +e; $(PY) -m pytest -m "not cluster and not containers" $(PYTEST_ARGS); status=$$?; \
 	  [ -n "$$KEEP_CASSANDRA" ] || $(CASSANDRA) stop; exit $$status
+	$(MAKE) test-containers
 
 # Failover on a 3-node cluster (heavy: about 5 GB of RAM); results go to docs/failover.md.
 test-cluster: install-dev
@@ -59,6 +61,25 @@ test-cluster: install-dev
 	$(CASSANDRA) stop
 	PYTHON=$(abspath $(PY)) $(CASSANDRA) start 3
 	set +e; $(PY) -m pytest -m cluster $(PYTEST_ARGS); status=$$?; $(CASSANDRA) stop; exit $$status
+
+# Stand-in base images for deploy/ (no image registry here), built from Debian packages and
+# Maven Central jars under the names deploy/ uses; podman installed first when run as root.
+# podman-compose for tools/containers/compose.sh without the whole dev install (same pin as
+# the dev extra in pyproject.toml).
+$(VENV)/bin/podman-compose: | $(PY)
+	$(PIP) install "podman-compose==1.6.*"
+
+container-images: $(VENV)/bin/podman-compose
+	tools/containers/base-images.sh
+
+# deploy/ built and run for real with podman: the README's manual steps, the compose stack,
+# hardening at run time. Figures land in test-artifacts/containers.json.
+test-containers: install-dev container-images
+	$(PY) -m pytest -m "containers and not slow" tests/containers --durations=0 $(PYTEST_ARGS)
+
+# The training image builds and a short run writes a model into /out (slow: not in make test).
+test-containers-train: install-dev container-images
+	$(PY) -m pytest -m "containers and slow" tests/containers --durations=0 $(PYTEST_ARGS)
 
 bench: install-dev  ## benchmarks; tables and plots land in docs/benchmarks/
 	@command -v wrk >/dev/null || { echo "bench/service.py drives wrk: apt-get install wrk"; exit 1; }

@@ -1,0 +1,63 @@
+"""Fixtures of the container tests: podman, the stand-in base images, the app image, timings.
+
+These tests run the deploy/ files for real with podman (`make test-containers`); the measured
+times and sizes go to test-artifacts/containers.json, never into an assertion.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.containers.podman import ROOT, TOOLS, podman
+
+APP_IMAGE = "fashion-classifier"  # the README's tag
+TIMINGS = ROOT / "test-artifacts" / "containers.json"
+
+
+@pytest.fixture(scope="session")
+def timings() -> Iterator[dict[str, float | str]]:
+    """Figures the run measured (seconds, bytes), written to test-artifacts/containers.json."""
+    figures: dict[str, float | str] = {}
+    yield figures
+    TIMINGS.parent.mkdir(exist_ok=True)
+    TIMINGS.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+
+
+@pytest.fixture(scope="session")
+def base_images(timings: dict[str, float | str]) -> None:
+    """The stand-in python and cassandra images (tools/containers/base-images.sh, idempotent)."""
+    if shutil.which("podman") is None:
+        pytest.fail(
+            "podman is missing: `make test-containers` installs it (as root), or apt-get install podman"
+        )
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(TOOLS / "base-images.sh")], check=False, capture_output=True, text=True, timeout=1800
+    )
+    assert done.returncode == 0, f"tools/containers/base-images.sh failed:\n{done.stderr[-4000:]}"
+    timings["base_images_s"] = round(time.monotonic() - started, 1)
+
+
+@pytest.fixture(scope="session")
+def app_image(base_images: None, timings: dict[str, float | str]) -> str:
+    """The serving image, built as the README builds it: podman build -f deploy/Dockerfile ."""
+    started = time.monotonic()
+    podman(
+        "build",
+        "--quiet",
+        "-f",
+        str(ROOT / "deploy" / "Dockerfile"),
+        "-t",
+        APP_IMAGE,
+        str(ROOT),
+        timeout=1800,
+    )
+    timings["app_image_build_s"] = round(time.monotonic() - started, 1)
+    timings["app_image_bytes"] = int(podman("image", "inspect", "--format", "{{.Size}}", APP_IMAGE).stdout)
+    return APP_IMAGE

@@ -1,0 +1,111 @@
+"""podman for the container tests: commands, health, HTTP readiness, uploads, clean-up by name."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from fashion_classifier import CLASSES
+from tests.pictures import first_of_class, product_photo
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / "tools" / "containers"
+# podman with the project's settings; Docker's image format keeps the Dockerfile's HEALTHCHECK.
+ENV = {**os.environ, "CONTAINERS_CONF": str(TOOLS / "containers.conf"), "BUILDAH_FORMAT": "docker"}
+# podman plus the health-check timer and `wait --condition=healthy` that podman 4.3 lacks here.
+HEALTHY_WAIT = TOOLS / "podman-healthy-wait"
+APP_URL = "http://127.0.0.1:8987"
+
+
+def podman(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `podman ARGS`; on failure the assertion shows podman's own message."""
+    done = subprocess.run(
+        ["podman", *args], check=False, env=ENV, capture_output=True, text=True, timeout=timeout
+    )
+    if check:
+        assert done.returncode == 0, f"podman {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+    return done
+
+
+def inspect(name: str, template: str) -> str:
+    return podman("inspect", "--format", template, name).stdout.strip()
+
+
+def wait_healthy(*names: str, timeout: float = 300) -> float:
+    """Seconds until podman records every container healthy (each by its own health check)."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(HEALTHY_WAIT), "wait", "--condition=healthy", *names],
+        check=False,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"{', '.join(names)} did not become healthy:\n{done.stderr}\n{logs(*names)}"
+    return time.monotonic() - started
+
+
+def wait_ready(container: str, *, url: str = APP_URL, timeout: float = 180) -> float:
+    """Seconds until the app's /readyz answers 200 (model loaded, store reachable)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        assert inspect(container, "{{.State.Running}}") == "true", f"{container} stopped:\n{logs(container)}"
+        try:
+            if requests.get(f"{url}/readyz", timeout=3).status_code == 200:
+                return time.monotonic() - started
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url}/readyz did not answer 200 within {timeout} s:\n{logs(container)}")
+
+
+def logs(*names: str) -> str:
+    return "\n".join(podman("logs", "--tail", "40", name, check=False).stderr[-3000:] for name in names)
+
+
+def remove(
+    *, containers: tuple[str, ...] = (), networks: tuple[str, ...] = (), volumes: tuple[str, ...] = ()
+) -> None:
+    """Remove what a test made, by name; what is already gone is fine."""
+    if containers:
+        podman("rm", "--force", "--volumes", "--time", "10", *containers, check=False)
+    for network in networks:
+        podman("network", "rm", "--force", network, check=False)
+    for volume in volumes:
+        podman("volume", "rm", "--force", volume, check=False)
+
+
+def photo(label: str) -> tuple[str, bytes, str]:
+    """A product-style JPEG of a test-set garment of class `label`, as (filename, bytes, type)."""
+    name = label.lower().replace(" ", "-").replace("/", "-")
+    return f"{name}.jpg", product_photo(first_of_class(CLASSES.index(label))), "image/jpeg"
+
+
+def upload_by_api(*labels: str, url: str = APP_URL) -> list[dict]:
+    """POST photos of these classes to the JSON API; the predictions, in order."""
+    files = [("file", photo(label)) for label in labels]
+    answer = requests.post(f"{url}/api/v1/predictions", files=files, timeout=60)
+    assert answer.status_code == 201, answer.text
+    predictions = answer.json()["predictions"]
+    assert [p["label"] for p in predictions] == list(labels)
+    return predictions
+
+
+def upload_by_form(label: str, *, url: str = APP_URL) -> str:
+    """POST one photo through the upload page's form; the result page."""
+    answer = requests.post(f"{url}/upload", files={"file": photo(label)}, timeout=60)
+    assert answer.status_code == 201, answer.text[:2000]
+    assert label in answer.text
+    return answer.text
+
+
+def listed_ids(url: str = APP_URL) -> set[str]:
+    """The ids of the newest records the API lists (first page of 100)."""
+    answer = requests.get(f"{url}/api/v1/predictions", params={"limit": 100}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return {item["id"] for item in answer.json()["predictions"]}

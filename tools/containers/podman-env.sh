@@ -1,0 +1,41 @@
+# Sourced by the container scripts: podman with the project's settings, or a clear way to get it.
+# shellcheck shell=bash
+
+CONTAINERS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The project's own podman settings (runc, ulimits, netavark), not /etc/containers: the
+# machine stays as it was.
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$CONTAINERS_DIR/containers.conf}"
+# Docker's image format: podman's default (OCI) has no HEALTHCHECK and drops the Dockerfile's.
+export BUILDAH_FORMAT=docker
+# Debian packages: podman and what it needs here (runc: crun fails with hybrid cgroups;
+# netavark + aardvark-dns: name resolution on user-defined networks), debootstrap for the
+# stand-in base images, maven to fetch the Cassandra jars.
+CONTAINER_PACKAGES=(podman runc netavark aardvark-dns catatonit debootstrap maven)
+
+# Slow things built once per machine and reused: the Debian root file system, wheels.
+if [ "$(id -u)" -eq 0 ]; then
+  CONTAINERS_CACHE="${CONTAINERS_CACHE:-/var/cache/fashion-classifier/containers}"
+else
+  CONTAINERS_CACHE="${CONTAINERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fashion-classifier/containers}"
+fi
+
+say() { echo "[containers] $*" >&2; }
+die() { say "$*"; exit 1; }
+
+require_podman() {
+  local missing=() pkg
+  for pkg in "${CONTAINER_PACKAGES[@]}"; do
+    dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    say "Running the containers needs these Debian packages: ${missing[*]}"
+    say "Install them with:  sudo apt-get install -y ${missing[*]}"
+    say "(checked here as root only; rootless podman also wants uidmap and slirp4netns)"
+    exit 1
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || say "apt-get update failed; trying the install with the cached package lists"
+  apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
+}
