@@ -134,12 +134,12 @@ def fine_tune(config: RobustConfig, work_dir: Path) -> keras.Model:
         _compile(model, config)
     if state["epoch"] >= config.epochs:
         return model
-    started = time.monotonic()
+    started, seconds_before = time.monotonic(), float(state.get("seconds", 0.0))
 
     def save_state(epoch: int, logs: dict) -> None:
         for key, value in logs.items():
             state["history"].setdefault(key, []).append(float(value))
-        state["epoch"], state["seconds"] = epoch + 1, state.get("seconds", 0) + time.monotonic() - started
+        state["epoch"], state["seconds"] = epoch + 1, seconds_before + time.monotonic() - started
         state["config"] = asdict(config)
         state_path.write_text(json.dumps(state, indent=1))
 
