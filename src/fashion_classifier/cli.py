@@ -1,4 +1,4 @@
-"""fashion-classifier: train | evaluate | predict | serve | init-db | feedback export."""
+"""fashion-classifier: train | evaluate | predict | serve | migrate (init-db) | feedback export."""
 
 from __future__ import annotations
 
@@ -65,8 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8987)
     serve.set_defaults(run=_serve)
 
-    init_db = commands.add_parser("init-db", help="create the tables (and keyspace) if missing")
-    init_db.set_defaults(run=_init_db)
+    migrate = commands.add_parser(
+        "migrate",
+        aliases=["init-db"],
+        help="bring the store's schema to this version (run once, before the app starts)",
+    )
+    migrate.add_argument("--to", type=int, dest="target", help="stop at this schema version")
+    migrate.set_defaults(run=_migrate)
 
     feedback = commands.add_parser("feedback", help="work with users' corrections")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
@@ -110,7 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _init_db(args: argparse.Namespace) -> int:
+def _migrate(args: argparse.Namespace) -> int:
     from fashion_classifier.storage import open_store
 
     settings = Settings.from_env()
@@ -119,9 +124,13 @@ def _init_db(args: argparse.Namespace) -> int:
         consistency=settings.cassandra_consistency,
         replication=settings.cassandra_replication,
     )
-    store.init_schema()
-    store.close()
-    print(f"schema ready in {settings.database_url}")
+    try:
+        applied = store.migrate(target=args.target)
+        for name in applied:
+            print(f"applied migration {name}")
+        print(f"schema at version {store.schema_version()} in {settings.database_url}")
+    finally:
+        store.close()
     return 0
 
 

@@ -50,7 +50,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Prediction
     else:
         url = cassandra_test_url(f"fc_contract_{uuid.uuid4().hex[:10]}")
     opened = open_store(url, consistency="ONE")
-    opened.init_schema()
+    opened.migrate()
     yield opened
     opened.close()
 

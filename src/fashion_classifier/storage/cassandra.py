@@ -1,80 +1,60 @@
 """Cassandra store: records by id, a time-bucketed feed for paging, pictures beside them.
 
 Listing newest-first must cost the same at 10 rows or 10 million, so no partition may grow
-without bound: the feed is partitioned by (feed, hour) where feed is 'all' or 'label:<class>'
-(the class filter is a feed of its own), and feed_buckets lists the hours that hold rows, so a
-page reads only buckets that exist. Pictures (re-encoded, at most ~1 MB) live in their own table
-so that any app replica can show any record.
+without bound: the feed is partitioned by (feed, hour) where feed is 'all', 'label:<class>',
+'garment:<yes|no>' or 'label:<class>|garment:<yes|no>' (each filter is a feed of its own, written
+beside the others in one batch), and feed_buckets lists the hours that hold rows, so a page reads
+only buckets that exist. A filter by a secondary index or ALLOW FILTERING would instead read
+every row the filter rejects. Pictures (re-encoded, at most ~1 MB) live in their own table so
+that any app replica can show any record. The schema itself: cassandra_schema.py.
 """
 
 from __future__ import annotations
 
 import builtins
 import os
-import re
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from cassandra import ConsistencyLevel, OperationTimedOut, RequestExecutionException
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
+from cassandra import OperationTimedOut, RequestExecutionException
+from cassandra.cluster import Cluster, NoHostAvailable, Session
 from cassandra.connection import ConnectionException
-from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
-from fashion_classifier.records import Cursor, Page, Prediction, Record, StoredImage
+from fashion_classifier.records import Cursor, Page, Record, StoredImage
+from fashion_classifier.storage import cassandra_schema
 from fashion_classifier.storage.base import StoreUnavailable
+from fashion_classifier.storage.cassandra_rows import (
+    FIELDS,
+    GARMENT_FIELDS,
+    STATEMENTS,
+    bucket_of,
+    feed_name,
+    feeds_of,
+    row_values,
+    to_record,
+    utc,
+)
+from fashion_classifier.storage.cassandra_session import (
+    KEYSPACE_NAME,
+    consistency_level,
+    cql_map,
+    new_cluster,
+    parse_url,
+    replication_map,
+)
+from fashion_classifier.storage.migrations import GARMENT_VERSION, VersionCache, require_serving
 
-KEYSPACE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
 UNAVAILABLE = (NoHostAvailable, OperationTimedOut, RequestExecutionException, ConnectionException, OSError)
-FIELDS = "id, created_at, filename, label, probabilities, model_version, width, height, corrected_label"
-BUCKET = timedelta(hours=1)
-# Above the server's own timeouts (2-5 s), so a coordinator that answers at all answers first:
-# the failover test saw a loaded coordinator stall past 5 s while a killed node was not yet
-# known to be down.
-REQUEST_TIMEOUT_S = 10.0
 # Pauses between attempts when the cluster answers but cannot finish the request in time (a
 # replica just died and gossip has not convicted it yet: about 20 s in the failover test).
 # When no node answers at all, one retry a second later (the driver's reconnection interval).
 RETRY_PAUSES_S = (1.0, 2.0, 4.0)
-
-TABLES = [
-    """CREATE TABLE IF NOT EXISTS {ks}.records (
-        id uuid PRIMARY KEY, created_at timestamp, filename text, label text,
-        probabilities frozen<list<double>>, model_version text, width int, height int, corrected_label text)""",
-    """CREATE TABLE IF NOT EXISTS {ks}.images (id uuid PRIMARY KEY, content_type text, data blob)""",
-    """CREATE TABLE IF NOT EXISTS {ks}.feed (
-        feed text, bucket timestamp, created_at timestamp, id uuid, filename text, label text,
-        probabilities frozen<list<double>>, model_version text, width int, height int, corrected_label text,
-        PRIMARY KEY ((feed, bucket), created_at, id)
-    ) WITH CLUSTERING ORDER BY (created_at DESC, id DESC)""",
-    """CREATE TABLE IF NOT EXISTS {ks}.feed_buckets (feed text, bucket timestamp, PRIMARY KEY (feed, bucket))
-       WITH CLUSTERING ORDER BY (bucket DESC)""",
-]
-STATEMENTS = {
-    "insert_record": "INSERT INTO {ks}.records (" + FIELDS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "insert_feed": "INSERT INTO {ks}.feed (feed, bucket, "
-    + FIELDS
-    + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "insert_bucket": "INSERT INTO {ks}.feed_buckets (feed, bucket) VALUES (?, ?)",
-    "insert_image": "INSERT INTO {ks}.images (id, content_type, data) VALUES (?, ?, ?)",
-    "get_record": "SELECT " + FIELDS + " FROM {ks}.records WHERE id = ?",
-    "get_image": "SELECT content_type, data FROM {ks}.images WHERE id = ?",
-    "buckets": "SELECT bucket FROM {ks}.feed_buckets WHERE feed = ?",
-    "buckets_before": "SELECT bucket FROM {ks}.feed_buckets WHERE feed = ? AND bucket <= ?",
-    "page": "SELECT " + FIELDS + " FROM {ks}.feed WHERE feed = ? AND bucket = ? LIMIT ?",
-    "page_after": "SELECT "
-    + FIELDS
-    + " FROM {ks}.feed WHERE feed = ? AND bucket = ? AND (created_at, id) < (?, ?) LIMIT ?",
-    "correct_record": "UPDATE {ks}.records SET corrected_label = ? WHERE id = ?",
-    "correct_feed": "UPDATE {ks}.feed SET corrected_label = ? WHERE feed = ? AND bucket = ? AND created_at = ? AND id = ?",
-    "all_records": "SELECT " + FIELDS + " FROM {ks}.records",
-}
 
 
 class CassandraStore:
@@ -86,30 +66,23 @@ class CassandraStore:
         if not KEYSPACE_NAME.match(keyspace):
             raise ValueError(f"keyspace {keyspace!r}: use letters, digits and _ (at most 48)")
         self.hosts, self.port, self.keyspace = hosts, port, keyspace
-        self.consistency = _consistency_level(consistency)
+        self.consistency = consistency_level(consistency)
         self.replication = replication_map(replication)
         self._lock = threading.Lock()
         self._cluster: Cluster | None = None
         self._session: Session | None = None
-        self._statements: dict[str, PreparedStatement] = {}
+        self._statements: dict[tuple[str, bool], PreparedStatement] = {}
         self._pid = 0
+        self._version = VersionCache()
 
     @classmethod
     def from_url(
         cls, url: str, *, consistency: str = "LOCAL_QUORUM", replication: str = "SimpleStrategy:1"
     ) -> CassandraStore:
         """cassandra://host1,host2:9042/keyspace (port defaults to 9042, keyspace to fashion_classifier)."""
-        rest = url.removeprefix("cassandra://")
-        hosts_part, _, keyspace = rest.partition("/")
-        port = 9042
-        if ":" in hosts_part:
-            hosts_part, _, port_text = hosts_part.rpartition(":")
-            port = int(port_text)
-        hosts = [h for h in hosts_part.split(",") if h]
-        if not hosts:
-            raise ValueError(f"DATABASE_URL {url!r}: expected cassandra://host1,host2:9042/keyspace")
+        address = parse_url(url)
         return cls(
-            hosts, port, keyspace or "fashion_classifier", consistency=consistency, replication=replication
+            address.hosts, address.port, address.keyspace, consistency=consistency, replication=replication
         )
 
     @property
@@ -127,27 +100,11 @@ class CassandraStore:
                 self._session = self._open_session()
                 self._pid = os.getpid()
                 self._statements = {}
+                self._version = VersionCache()
         return self._session
 
     def _open_session(self) -> Session:
-        profile = ExecutionProfile(
-            load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
-            consistency_level=self.consistency,
-            request_timeout=REQUEST_TIMEOUT_S,
-        )
-        cluster = Cluster(
-            self.hosts,
-            port=self.port,
-            protocol_version=5,
-            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-            reconnection_policy=ConstantReconnectionPolicy(1.0, max_attempts=None),
-            connect_timeout=5,
-            control_connection_timeout=5,
-            idle_heartbeat_interval=5,
-            # Without it, Nagle's algorithm meets the server's delayed ACK whenever a request
-            # spans several packets (a stored picture): bench/service.py measured 59 ms instead of 7.
-            sockopts=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-        )
+        cluster = new_cluster(self.hosts, self.port, self.consistency)
         try:
             session = cluster.connect()
         except BaseException:
@@ -156,16 +113,24 @@ class CassandraStore:
         self._cluster = cluster
         return session
 
-    def _prepared(self, name: str) -> PreparedStatement:
-        statement = self._statements.get(name)
+    def _garment(self) -> bool:
+        """Whether the schema has the verdict's columns (migration 2) to write and read."""
+        return self._version.get(self.schema_version) >= GARMENT_VERSION
+
+    def _prepared(self, name: str, garment: bool = False) -> PreparedStatement:
+        statement = self._statements.get((name, garment))
         if statement is None:
-            statement = self._connect().prepare(STATEMENTS[name].format(ks=self.keyspace))
+            fields = GARMENT_FIELDS if garment else FIELDS
+            query = STATEMENTS[name].format(
+                ks=self.keyspace, fields=fields, marks=", ".join("?" * len(fields.split(",")))
+            )
+            statement = cassandra_schema.prepare(self._connect(), query)
             # Every statement here writes the same values under the same keys when repeated, so
             # the driver may retry it on another node when its coordinator dies mid-request.
             # (That is why probabilities is a frozen list: a non-frozen list appends on replay,
             # and the failover test found records with 20 probabilities.)
             statement.is_idempotent = True
-            self._statements[name] = statement
+            self._statements[(name, garment)] = statement
         return statement
 
     @contextmanager
@@ -192,44 +157,59 @@ class CassandraStore:
 
     def _run(self, name: str, parameters: tuple[Any, ...], action: str) -> list[Any]:
         with self._guard(action):
-            return list(self._execute(self._prepared(name), parameters))
+            return list(self._execute(self._prepared(name, self._garment()), parameters))
 
-    # -- PredictionStore --------------------------------------------------------------------
+    # -- schema -----------------------------------------------------------------------------
+
+    def migrate(self, *, target: int | None = None) -> builtins.list[str]:
+        with self._guard("migrating the schema"):
+            replication = cql_map(self.replication)
+            return cassandra_schema.migrate(self._connect(), self.keyspace, replication, target=target)
 
     def init_schema(self) -> None:
-        with self._guard("creating the schema"):
-            session = self._connect()
-            session.execute(
-                f"CREATE KEYSPACE IF NOT EXISTS {self.keyspace} WITH replication = %s"
-                % _cql_map(self.replication)
-            )
-            for table in TABLES:
-                session.execute(table.format(ks=self.keyspace))
+        self.migrate()
+
+    def schema_version(self) -> int:
+        with self._guard("reading the schema version"):
+            return cassandra_schema.applied_version(self._connect(), self.keyspace)
+
+    def check_schema(self) -> None:
+        require_serving(self._version.get(self.schema_version), f"{self.where}, keyspace {self.keyspace}")
+
+    # -- PredictionStore --------------------------------------------------------------------
 
     def add(self, record: Record, image: StoredImage) -> None:
         """Picture first, then one logged batch: a record is listed only once all of it is kept."""
         bucket = bucket_of(record.created_at)
-        fields = _fields(record)
         with self._guard("saving a prediction"):
+            garment = self._garment()
+            fields = row_values(record, garment=garment)
             self._execute(self._prepared("insert_image"), (record.id, image.content_type, image.data))
             batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
             batch.is_idempotent = True
-            batch.add(self._prepared("insert_record"), fields)
-            for feed in ("all", f"label:{record.label}"):
-                batch.add(self._prepared("insert_feed"), (feed, bucket, *fields))
+            batch.add(self._prepared("insert_record", garment), fields)
+            for feed in feeds_of(record, garment=garment):
+                batch.add(self._prepared("insert_feed", garment), (feed, bucket, *fields))
                 batch.add(self._prepared("insert_bucket"), (feed, bucket))
             self._execute(batch)
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         rows = self._run("get_record", (record_id,), "reading a prediction")
-        return _record(rows[0]) if rows else None
+        return to_record(rows[0]) if rows else None
 
     def image(self, record_id: uuid.UUID) -> StoredImage | None:
         rows = self._run("get_image", (record_id,), "reading a picture")
         return StoredImage(bytes(rows[0].data), rows[0].content_type) if rows else None
 
-    def list(self, *, limit: int = 20, cursor: str | None = None, label: str | None = None) -> Page:
-        feed = "all" if label is None else f"label:{label}"
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        label: str | None = None,
+        garment: bool | None = None,
+    ) -> Page:
+        feed = feed_name(label, garment)
         after = Cursor.decode(cursor) if cursor else None
         records: builtins.list[Record] = []
         with self._guard("listing predictions"):
@@ -247,17 +227,18 @@ class CassandraStore:
         else:
             rows = self._execute(self._prepared("buckets_before"), (feed, bucket_of(after.created_at)))
         for row in rows:
-            yield _utc(row.bucket)
+            yield utc(row.bucket)
 
     def _bucket_page(
         self, feed: str, bucket: datetime, after: Cursor | None, limit: int
     ) -> builtins.list[Record]:
+        garment = self._garment()
         if after is not None and bucket == bucket_of(after.created_at):
             parameters: tuple[Any, ...] = (feed, bucket, after.created_at, after.id, limit)
-            rows = self._execute(self._prepared("page_after"), parameters)
+            rows = self._execute(self._prepared("page_after", garment), parameters)
         else:
-            rows = self._execute(self._prepared("page"), (feed, bucket, limit))
-        return [_record(row) for row in rows]
+            rows = self._execute(self._prepared("page", garment), (feed, bucket, limit))
+        return [to_record(row) for row in rows]
 
     def set_correction(self, record_id: uuid.UUID, label: str) -> Record | None:
         record = self.get(record_id)
@@ -268,7 +249,7 @@ class CassandraStore:
             batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
             batch.is_idempotent = True
             batch.add(self._prepared("correct_record"), (label, record_id))
-            for feed in ("all", f"label:{record.label}"):
+            for feed in feeds_of(record):  # exactly the feeds add() wrote: no stray partial rows
                 batch.add(self._prepared("correct_feed"), (label, feed, bucket, record.created_at, record_id))
             self._execute(batch)
         return self.get(record_id)
@@ -276,7 +257,7 @@ class CassandraStore:
     def corrected(self) -> builtins.list[Record]:
         """Every corrected record: a full scan, fine for an occasional export."""
         rows = self._run("all_records", (), "exporting corrections")
-        return sorted((_record(r) for r in rows if r.corrected_label), key=lambda r: r.created_at)
+        return sorted((to_record(r) for r in rows if r.corrected_label), key=lambda r: r.created_at)
 
     def ping(self) -> None:
         with self._guard("checking the connection"):
@@ -287,64 +268,3 @@ class CassandraStore:
             if self._cluster is not None and self._pid == os.getpid():
                 self._cluster.shutdown()
             self._cluster, self._session, self._statements = None, None, {}
-
-
-def bucket_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def replication_map(text: str) -> dict[str, Any]:
-    """'SimpleStrategy:1' or 'NetworkTopologyStrategy:dc1=3,dc2=3' -> CQL replication options."""
-    strategy, _, options = text.partition(":")
-    if strategy == "SimpleStrategy" and options.isdigit():
-        return {"class": "SimpleStrategy", "replication_factor": int(options)}
-    if strategy == "NetworkTopologyStrategy" and options:
-        pairs = [item.split("=", 1) for item in options.split(",")]
-        if all(len(p) == 2 and KEYSPACE_NAME.match(p[0]) and p[1].isdigit() for p in pairs):
-            return {"class": "NetworkTopologyStrategy", **{dc: int(rf) for dc, rf in pairs}}
-    raise ValueError(
-        f"CASSANDRA_REPLICATION={text!r}: use SimpleStrategy:<factor> or NetworkTopologyStrategy:<dc>=<factor>,..."
-    )
-
-
-def _cql_map(options: dict[str, Any]) -> str:
-    return "{" + ", ".join(f"'{key}': '{value}'" for key, value in options.items()) + "}"
-
-
-def _consistency_level(name: str) -> int:
-    level = ConsistencyLevel.name_to_value.get(name.upper())
-    if level is None:
-        raise ValueError(f"CASSANDRA_CONSISTENCY={name!r}: use e.g. ONE, QUORUM or LOCAL_QUORUM")
-    return int(level)
-
-
-def _fields(record: Record) -> tuple[Any, ...]:
-    return (
-        record.id,
-        record.created_at,
-        record.filename,
-        record.label,
-        list(record.prediction.probabilities),
-        record.model_version,
-        record.width,
-        record.height,
-        record.corrected_label,
-    )
-
-
-def _utc(moment: datetime) -> datetime:
-    """The driver hands back naive UTC datetimes."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _record(row: Any) -> Record:
-    return Record(
-        id=row.id,
-        created_at=_utc(row.created_at),
-        filename=row.filename,
-        prediction=Prediction(row.label, tuple(row.probabilities)),
-        model_version=row.model_version,
-        width=row.width,
-        height=row.height,
-        corrected_label=row.corrected_label,
-    )

@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import swagger_ui_bundle
 from flask import Blueprint, Response, current_app, jsonify, render_template, send_from_directory
 
-from fashion_classifier.storage import PredictionStore, StoreUnavailable
+from fashion_classifier.storage import StoreUnavailable
 from fashion_classifier.web import metrics, openapi
 
 blueprint = Blueprint("ops", __name__)
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 
 
-class SchemaGuard:
-    """Creates the schema once per process, retrying on later requests if the store was down."""
-
-    def __init__(self, store: PredictionStore) -> None:
-        self._store = store
-        self._ready = False
-        self._lock = threading.Lock()
-
-    def ensure(self) -> None:
-        if self._ready:
-            return
-        with self._lock:
-            if not self._ready:
-                self._store.init_schema()
-                self._ready = True
-
-
 def ensure_schema() -> None:
-    """before_request hook of the pages and the API (not of the probes: /healthz must not need the store)."""
-    current_app.extensions["schema"].ensure()
+    """before_request hook of the pages and the API (not of the probes: /healthz must not need the store).
+
+    Only checks: the schema is made by `fashion-classifier migrate`, never by a serving worker
+    (two workers creating it at once on different nodes made uploads fail). Too old -> 503.
+    """
+    current_app.extensions["service"].store.check_schema()
 
 
 @blueprint.get("/healthz")
@@ -45,10 +31,11 @@ def healthz() -> Response:
 
 @blueprint.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Ready to serve: the model is loaded and the store answers."""
+    """Ready to serve: the model is loaded, the store answers and its schema is migrated."""
     service = current_app.extensions["service"]
     try:
         service.store.ping()
+        service.store.check_schema()
     except StoreUnavailable as exc:
         return jsonify(status="unavailable", model=service.classifier.version, store=str(exc)), 503
     return jsonify(status="ready", model=service.classifier.version, store="ok"), 200
