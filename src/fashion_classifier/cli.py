@@ -111,27 +111,38 @@ def _serve(args: argparse.Namespace) -> int:
     prepare_metrics_dir()  # before the web package (and its metrics) is first imported
     from fashion_classifier.web.server import serve
 
-    serve(Settings.from_env(), host=args.host, port=args.port)
+    settings = Settings.from_env()
+    if settings.database_url.startswith("sqlite:"):
+        # A new embedded store is created here, by one process before any worker forks, so that
+        # `docker run IMAGE` just works. Existing data (and any Cassandra) is upgraded only by
+        # `fashion-classifier migrate`, a step of its own, as make run and deploy/ do.
+        migrate_store(settings, only_if_new=True)
+    serve(settings, host=args.host, port=args.port)
     return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    migrate_store(Settings.from_env(), target=args.target)
+    return 0
+
+
+def migrate_store(settings: Settings, *, target: int | None = None, only_if_new: bool = False) -> None:
+    """Apply the pending schema migrations to the configured store, saying which."""
     from fashion_classifier.storage import open_store
 
-    settings = Settings.from_env()
     store = open_store(
         settings.database_url,
         consistency=settings.cassandra_consistency,
         replication=settings.cassandra_replication,
     )
     try:
-        applied = store.migrate(target=args.target)
-        for name in applied:
-            print(f"applied migration {name}")
-        print(f"schema at version {store.schema_version()} in {settings.database_url}")
+        if only_if_new and store.schema_version() > 0:
+            return
+        for name in store.migrate(target=target):
+            print(f"applied migration {name}", flush=True)
+        print(f"schema at version {store.schema_version()} in {settings.database_url}", flush=True)
     finally:
         store.close()
-    return 0
 
 
 def _feedback_export(args: argparse.Namespace) -> int:
