@@ -27,3 +27,10 @@ def cassandra_test_url(keyspace: str) -> str:
 
 def run_script(*args: str) -> None:
     subprocess.run([str(SCRIPT), *args], check=True, env={**os.environ, "PYTHON": sys.executable})
+
+
+def cluster_url(keyspace: str) -> str:
+    """The 3-node cluster of `make test-cluster` (CASSANDRA_NODE_OFFSET moves it, as in cassandra.sh)."""
+    offset = int(os.environ.get("CASSANDRA_NODE_OFFSET", "0"))
+    hosts = ",".join(f"127.0.0.{offset + k}" for k in (1, 2, 3))
+    return f"cassandra://{hosts}:9042/{keyspace}"

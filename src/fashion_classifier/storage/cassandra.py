@@ -42,6 +42,7 @@ from fashion_classifier.storage.cassandra_rows import (
 )
 from fashion_classifier.storage.cassandra_session import (
     KEYSPACE_NAME,
+    OPERATION_DEADLINE_S,
     consistency_level,
     cql_map,
     new_cluster,
@@ -51,10 +52,14 @@ from fashion_classifier.storage.cassandra_session import (
 from fashion_classifier.storage.migrations import GARMENT_VERSION, VersionCache, require_serving
 
 UNAVAILABLE = (NoHostAvailable, OperationTimedOut, RequestExecutionException, ConnectionException, OSError)
-# Pauses between attempts when the cluster answers but cannot finish the request in time (a
-# replica just died and gossip has not convicted it yet: about 20 s in the failover test).
-# When no node answers at all, one retry a second later (the driver's reconnection interval).
-RETRY_PAUSES_S = (1.0, 2.0, 4.0)
+# Pause before trying a failed statement again, within the operation's deadline: a coordinator
+# that fails fast (its replica just died, gossip has not said so yet) is usually followed by
+# one that succeeds. When no node answers at all, one retry only.
+RETRY_PAUSE_S = 0.05
+
+
+class DeadlineExceeded(Exception):
+    """The current store operation ran out of time (OPERATION_DEADLINE_S)."""
 
 
 class CassandraStore:
@@ -74,6 +79,7 @@ class CassandraStore:
         self._statements: dict[tuple[str, bool], PreparedStatement] = {}
         self._pid = 0
         self._version = VersionCache()
+        self._deadline = threading.local()  # per thread: when the current operation must end
 
     @classmethod
     def from_url(
@@ -135,25 +141,42 @@ class CassandraStore:
 
     @contextmanager
     def _guard(self, action: str) -> Iterator[None]:
+        """One store operation: unavailable -> StoreUnavailable, and a deadline for all of it."""
+        outermost = getattr(self._deadline, "at", None) is None
+        if outermost:
+            self._deadline.at = time.monotonic() + OPERATION_DEADLINE_S
         try:
             yield
+        except DeadlineExceeded as exc:
+            raise StoreUnavailable(
+                f"{self.where} is unreachable: no answer within the {OPERATION_DEADLINE_S:.1f} s "
+                f"deadline ({action}); retry in a few seconds"
+            ) from exc
         except UNAVAILABLE as exc:
             raise StoreUnavailable(
                 f"{self.where} is unreachable ({action}: {exc}); retry in a few seconds"
             ) from exc
+        finally:
+            if outermost:
+                self._deadline.at = None
 
     def _execute(self, statement: Any, parameters: tuple[Any, ...] | None = None) -> Any:
-        """Execute, retrying as RETRY_PAUSES_S says (safe: every statement here is idempotent)."""
-        for attempt, pause in enumerate(RETRY_PAUSES_S):
+        """Execute within the operation's deadline, trying again while time is left (all idempotent)."""
+        failures = 0
+        while True:
+            deadline = getattr(self._deadline, "at", None) or time.monotonic() + OPERATION_DEADLINE_S
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DeadlineExceeded()
             try:
-                return self._connect().execute(statement, parameters)
+                return self._connect().execute(statement, parameters, timeout=left)
             except NoHostAvailable:
-                if attempt > 0:
-                    raise  # still nothing answers: say so now rather than in seven seconds
+                if failures > 0:
+                    raise  # still nothing answers: say so now
             except UNAVAILABLE:
                 pass
-            time.sleep(pause)
-        return self._connect().execute(statement, parameters)
+            failures += 1
+            time.sleep(min(RETRY_PAUSE_S, max(0.0, deadline - time.monotonic())))
 
     def _run(self, name: str, parameters: tuple[Any, ...], action: str) -> list[Any]:
         with self._guard(action):

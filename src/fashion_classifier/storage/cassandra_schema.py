@@ -21,6 +21,9 @@ from fashion_classifier.storage.migrations import Migration, pending
 
 log = logging.getLogger(__name__)
 AGREEMENT_WAIT_S = 60.0
+# Schema statements are slow (each one is flushed and spread to every node): not held to the
+# serving deadline of cassandra_session.
+DDL_TIMEOUT_S = 60.0
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS {ks}.schema_migrations (
     version int PRIMARY KEY, name text, applied_at timestamp)"""
 
@@ -28,11 +31,11 @@ MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS {ks}.schema_migrations (
 def applied_version(session: Session, keyspace: str) -> int:
     """From schema_migrations; a keyspace made before migrations existed holds the baseline (1)."""
     rows = session.execute(
-        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,)
+        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,), timeout=10
     )
     tables = {row.table_name for row in rows}
     if "schema_migrations" in tables:
-        versions = session.execute(f"SELECT version FROM {keyspace}.schema_migrations")
+        versions = session.execute(f"SELECT version FROM {keyspace}.schema_migrations", timeout=10)
         return max((row.version for row in versions), default=0)
     return 1 if "records" in tables else 0
 
@@ -55,12 +58,13 @@ def apply(session: Session, keyspace: str, migration: Migration) -> None:
     session.execute(
         f"INSERT INTO {keyspace}.schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
         (migration.version, migration.name, datetime.now(UTC)),
+        timeout=DDL_TIMEOUT_S,
     )
     log.info("schema migration %d (%s) applied to %s", migration.version, migration.name, keyspace)
 
 
 def run_ddl(session: Session, statement: str) -> None:
-    result = session.execute(statement)
+    result = session.execute(statement, timeout=DDL_TIMEOUT_S)
     if (
         not result.response_future.is_schema_agreed
     ):  # the driver's own wait (max_schema_agreement_wait) ran out

@@ -9,13 +9,22 @@ from typing import Any
 
 from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    ConstantReconnectionPolicy,
+    ConstantSpeculativeExecutionPolicy,
+    DCAwareRoundRobinPolicy,
+    TokenAwarePolicy,
+)
 
 KEYSPACE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
-# Above the server's own timeouts (2-5 s), so a coordinator that answers at all answers first:
-# the failover test saw a loaded coordinator stall past 5 s while a killed node was not yet
-# known to be down.
-REQUEST_TIMEOUT_S = 10.0
+# A statement not answered after this long is sent to a second coordinator as well (all ours
+# are idempotent); the first answer wins. Far above a healthy answer (docs/failover.md: p99 of
+# a whole upload without a kill), far below the ~20 s a dead node takes to be declared down.
+SPECULATE_AFTER_S = 0.25
+SPECULATIVE_ATTEMPTS = 2  # up to three coordinators: with RF 3 one of them is alive
+# One store operation (an upload's writes, a page of history) gets this long in all, retries
+# included; past it the caller gets StoreUnavailable (a 503 with Retry-After), never a hang.
+OPERATION_DEADLINE_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,10 @@ def new_cluster(hosts: list[str], port: int, consistency: int) -> Cluster:
     profile = ExecutionProfile(
         load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
         consistency_level=consistency,
-        request_timeout=REQUEST_TIMEOUT_S,
+        request_timeout=OPERATION_DEADLINE_S,
+        speculative_execution_policy=ConstantSpeculativeExecutionPolicy(
+            SPECULATE_AFTER_S, SPECULATIVE_ATTEMPTS
+        ),
     )
     return Cluster(
         hosts,
