@@ -188,14 +188,18 @@ class CassandraStore:
             for feed in feeds_of(record, garment=garment):
                 pieces.append((self._prepared("insert_feed", garment), (feed, bucket, *fields)))
                 pieces.append((self._prepared("insert_bucket"), (feed, bucket)))
-            batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
-            batch.is_idempotent = True
-            for statement, values in pieces:
-                batch.add(statement, values)
-            try:
-                self._calls.execute(batch, within=BATCHLOG_WAIT_S)
-            except DeadlineExceeded:
-                self._calls.execute_each(pieces)
+            self._write_all(pieces)
+
+    def _write_all(self, pieces: builtins.list[tuple[PreparedStatement, tuple[Any, ...]]]) -> None:
+        """A logged batch (all rows or, after a failure, none); if it is slow, row by row (all must land)."""
+        batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
+        batch.is_idempotent = True
+        for statement, values in pieces:
+            batch.add(statement, values)
+        try:
+            self._calls.execute(batch, within=BATCHLOG_WAIT_S)
+        except DeadlineExceeded:
+            self._calls.execute_each(pieces)
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         rows = self._run("get_record", (record_id,), "reading a prediction")
@@ -250,12 +254,14 @@ class CassandraStore:
             return None
         bucket = bucket_of(record.created_at)
         with self._guard("saving a correction"):
-            batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
-            batch.is_idempotent = True
-            batch.add(self._prepared("correct_record"), (label, record_id))
+            pieces: builtins.list[tuple[PreparedStatement, tuple[Any, ...]]] = [
+                (self._prepared("correct_record"), (label, record_id))
+            ]
             for feed in feeds_of(record):  # exactly the feeds add() wrote: no stray partial rows
-                batch.add(self._prepared("correct_feed"), (label, feed, bucket, record.created_at, record_id))
-            self._calls.execute(batch)
+                pieces.append(
+                    (self._prepared("correct_feed"), (label, feed, bucket, record.created_at, record_id))
+                )
+            self._write_all(pieces)
         return self.get(record_id)
 
     def corrected(self) -> builtins.list[Record]:
