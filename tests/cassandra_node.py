@@ -26,7 +26,9 @@ def cassandra_test_url(keyspace: str) -> str:
 
 
 def run_script(*args: str) -> None:
-    subprocess.run([str(SCRIPT), *args], check=True, env={**os.environ, "PYTHON": sys.executable})
+    # A node restarting on a busy machine can take minutes: wait longer than the script's 180 s.
+    env = {"CASSANDRA_START_TIMEOUT": "900", **os.environ, "PYTHON": sys.executable}
+    subprocess.run([str(SCRIPT), *args], check=True, env=env)
 
 
 def cluster_url(keyspace: str) -> str:

@@ -20,7 +20,7 @@ from fashion_classifier.storage.base import StoreUnavailable
 from fashion_classifier.storage.migrations import Migration, pending
 
 log = logging.getLogger(__name__)
-AGREEMENT_WAIT_S = 60.0
+AGREEMENT_WAIT_S = 180.0  # nodes busy starting or compacting can take minutes
 # Schema statements are slow (each one is flushed and spread to every node): not held to the
 # serving deadline of cassandra_session.
 DDL_TIMEOUT_S = 60.0
