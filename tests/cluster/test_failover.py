@@ -7,6 +7,7 @@ is written to docs/failover.md. Latencies are reported, not asserted (the machin
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -177,7 +178,8 @@ def write_report(
         f"datacenter1=3, consistency QUORUM; {CLIENTS} clients upload continuously through a real server",
         f"(2 workers); node 2 is killed with SIGKILL, started again {WINDOW_S:.0f} s later (back after",
         f"{down_for:.0f} s, start included). Driver: speculative execution after {SPECULATE_AFTER_S * 1000:.0f} ms,",
-        f"store deadline {OPERATION_DEADLINE_S:.1f} s per operation.",
+        f"store deadline {OPERATION_DEADLINE_S:.1f} s per operation. Load average at the end (2 cores, shared):",
+        f"{os.getloadavg()[0]:.1f}.",
         "",
         f"- uploads acknowledged (201): {acknowledged}",
         f"- uploads that failed: {len(failures)}" + (f" (first: {failures[0]})" if failures else ""),
