@@ -7,6 +7,8 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 CASSANDRA := tools/cassandra/cassandra.sh
 HOST ?= 127.0.0.1
 PORT ?= 8987
+# The keyspace `make cassandra` migrates: DATABASE_URL=$(CASSANDRA_URL) make run serves from it.
+CASSANDRA_URL ?= cassandra://127.0.0.1:9042/fashion_classifier
 
 .PHONY: install install-dev run test lint format cassandra cassandra-stop test-cluster bench train fine-tune evaluate clean \
 	container-images test-containers test-containers-train
@@ -28,7 +30,8 @@ install: $(VENV)/.serve  ## the app into .venv (no TensorFlow)
 
 install-dev: $(VENV)/.dev  ## the app, training and test tools
 
-run: install  ## serve on http://127.0.0.1:8987 with the embedded SQLite store
+run: install  ## serve on http://127.0.0.1:8987 with the embedded SQLite store (or $$DATABASE_URL)
+	$(VENV)/bin/fashion-classifier migrate
 	$(VENV)/bin/fashion-classifier serve --host $(HOST) --port $(PORT)
 
 lint: install-dev
@@ -40,8 +43,9 @@ format: install-dev
 	$(VENV)/bin/ruff format src tests bench
 	$(VENV)/bin/ruff check --fix src tests bench
 
-cassandra: install-dev  ## a local Cassandra 5.0 node on 127.0.0.1:9042, ready when this returns
+cassandra: install-dev  ## a local Cassandra 5.0 node on 127.0.0.1:9042, ready and migrated when this returns
 	PYTHON=$(abspath $(PY)) $(CASSANDRA) start
+	DATABASE_URL=$(CASSANDRA_URL) $(VENV)/bin/fashion-classifier migrate
 
 cassandra-stop:
 	$(CASSANDRA) stop

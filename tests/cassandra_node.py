@@ -26,4 +26,13 @@ def cassandra_test_url(keyspace: str) -> str:
 
 
 def run_script(*args: str) -> None:
-    subprocess.run([str(SCRIPT), *args], check=True, env={**os.environ, "PYTHON": sys.executable})
+    # A node restarting on a busy machine can take minutes: wait longer than the script's 180 s.
+    env = {"CASSANDRA_START_TIMEOUT": "900", **os.environ, "PYTHON": sys.executable}
+    subprocess.run([str(SCRIPT), *args], check=True, env=env)
+
+
+def cluster_url(keyspace: str) -> str:
+    """The 3-node cluster of `make test-cluster` (CASSANDRA_NODE_OFFSET moves it, as in cassandra.sh)."""
+    offset = int(os.environ.get("CASSANDRA_NODE_OFFSET", "0"))
+    hosts = ",".join(f"127.0.0.{offset + k}" for k in (1, 2, 3))
+    return f"cassandra://{hosts}:9042/{keyspace}"

@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Sequence
 
 from fashion_classifier.records import Cursor, Page, Record, StoredImage
-from fashion_classifier.storage import StoreUnavailable
+from fashion_classifier.storage import LATEST_VERSION, StoreUnavailable
+from fashion_classifier.storage.migrations import require_serving
 
 
 class MemoryStore:
@@ -16,14 +17,29 @@ class MemoryStore:
         self.records: dict[uuid.UUID, Record] = {}
         self.images: dict[uuid.UUID, StoredImage] = {}
         self.down = False
+        self.version = LATEST_VERSION  # a test sets 0 to play a store nobody has migrated
         self._lock = threading.Lock()
 
     def _check(self) -> None:
         if self.down:
             raise StoreUnavailable("memory store switched off by the test")
 
-    def init_schema(self) -> None:
+    def migrate(self, *, target: int | None = None) -> list[str]:
         self._check()
+        last = LATEST_VERSION if target is None else target
+        applied = [str(v) for v in range(self.version + 1, last + 1)]
+        self.version = max(self.version, last)
+        return applied
+
+    def init_schema(self) -> None:
+        self.migrate()
+
+    def schema_version(self) -> int:
+        self._check()
+        return self.version
+
+    def check_schema(self) -> None:
+        require_serving(self.schema_version(), "the memory store")
 
     def add(self, record: Record, image: StoredImage) -> None:
         self._check()
@@ -46,13 +62,21 @@ class MemoryStore:
         self._check()
         return self.images.get(record_id)
 
-    def list(self, *, limit: int = 20, cursor: str | None = None, label: str | None = None) -> Page:
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        label: str | None = None,
+        garment: bool | None = None,
+    ) -> Page:
         self._check()
         rows = sorted(self.records.values(), key=lambda r: (r.created_at, r.id), reverse=True)
         if cursor:
             after = Cursor.decode(cursor)
             rows = [r for r in rows if (r.created_at, r.id) < (after.created_at, after.id)]
         rows = [r for r in rows if label is None or r.label == label]
+        rows = [r for r in rows if garment is None or r.prediction.is_garment is garment]
         page = rows[:limit]
         more = len(rows) > limit
         return Page(page, Cursor.after(page[-1]).encode() if more else None)

@@ -1,4 +1,4 @@
-"""fashion-classifier: train | fine-tune | evaluate | predict | serve | init-db | feedback export."""
+"""fashion-classifier: train | fine-tune | evaluate | predict | serve | migrate (init-db) | feedback export."""
 
 from __future__ import annotations
 
@@ -74,8 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8987)
     serve.set_defaults(run=_serve)
 
-    init_db = commands.add_parser("init-db", help="create the tables (and keyspace) if missing")
-    init_db.set_defaults(run=_init_db)
+    migrate = commands.add_parser(
+        "migrate",
+        aliases=["init-db"],
+        help="bring the store's schema to this version (run once, before the app starts)",
+    )
+    migrate.add_argument("--to", type=int, dest="target", help="stop at this schema version")
+    migrate.set_defaults(run=_migrate)
 
     feedback = commands.add_parser("feedback", help="work with users' corrections")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
@@ -129,14 +134,25 @@ def _serve(args: argparse.Namespace) -> int:
     prepare_metrics_dir()  # before the web package (and its metrics) is first imported
     from fashion_classifier.web.server import serve
 
-    serve(Settings.from_env(), host=args.host, port=args.port)
+    settings = Settings.from_env()
+    if settings.database_url.startswith("sqlite:"):
+        # A new embedded store is created here, by one process before any worker forks, so that
+        # `docker run IMAGE` just works. Existing data (and any Cassandra) is upgraded only by
+        # `fashion-classifier migrate`, a step of its own, as make run and deploy/ do.
+        migrate_store(settings, only_if_new=True)
+    serve(settings, host=args.host, port=args.port)
     return 0
 
 
-def _init_db(args: argparse.Namespace) -> int:
+def _migrate(args: argparse.Namespace) -> int:
+    migrate_store(Settings.from_env(), target=args.target)
+    return 0
+
+
+def migrate_store(settings: Settings, *, target: int | None = None, only_if_new: bool = False) -> None:
+    """Apply the pending schema migrations to the configured store, saying which."""
     from fashion_classifier.storage import open_store
 
-    settings = Settings.from_env()
     store = open_store(
         settings.database_url,
         consistency=settings.cassandra_consistency,
@@ -144,10 +160,14 @@ def _init_db(args: argparse.Namespace) -> int:
         username=settings.cassandra_username,
         password=settings.cassandra_password,
     )
-    store.init_schema()
-    store.close()
-    print(f"schema ready in {settings.database_url}")
-    return 0
+    try:
+        if only_if_new and store.schema_version() > 0:
+            return
+        for name in store.migrate(target=target):
+            print(f"applied migration {name}", flush=True)
+        print(f"schema at version {store.schema_version()} in {settings.database_url}", flush=True)
+    finally:
+        store.close()
 
 
 def _feedback_export(args: argparse.Namespace) -> int:

@@ -299,6 +299,27 @@ def test_compose_starts_the_app_once_cassandra_answers_cql() -> None:
     assert "restart" in services["app"] and "restart" in cassandra
 
 
+def test_compose_migrates_the_schema_once_before_the_app_starts() -> None:
+    services = compose()["services"]
+    migrate, app = services["migrate"], services["app"]
+    assert migrate["command"] == ["migrate"] and migrate["image"] == app["image"]
+    assert migrate["restart"] == "no"  # one-off: it exits when done
+    assert migrate["environment"]["DATABASE_URL"] == app["environment"]["DATABASE_URL"]
+    assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert migrate["depends_on"]["cassandra"]["condition"] == "service_healthy"
+
+
+def test_k8s_migrates_with_one_job_using_the_apps_image_and_settings() -> None:
+    job = manifests()["Job/fashion-classifier-migrate"]
+    (migrate,) = job["spec"]["template"]["spec"]["containers"]
+    web = container("Deployment/fashion-classifier")
+    assert migrate["args"] == ["migrate"]
+    assert migrate["image"] == web["image"]
+    assert migrate["envFrom"] == web["envFrom"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    assert "initContainers" not in manifests()["Deployment/fashion-classifier"]["spec"]["template"]["spec"]
+
+
 def test_compose_keeps_cassandra_data_in_a_named_volume() -> None:
     spec = compose()
     (mount,) = [v for v in spec["services"]["cassandra"]["volumes"] if v.endswith(":/var/lib/cassandra")]

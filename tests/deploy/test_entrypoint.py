@@ -102,6 +102,8 @@ def test_image_command_serves_predictions_and_stops_cleanly_on_sigterm(
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
 
+    # As compose and deploy/k8s do: the one-off migration step, then the image's command.
+    subprocess.run([executable, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     with log.open("wb") as output:
         # Own session: if the test fails midway, the cleanup below reaches the workers too.
         process = subprocess.Popen(

@@ -36,7 +36,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(database_url: str, log: Path, *, ready: str = "/readyz", **env: str) -> Server:
+def migrate(database_url: str, *args: str, **env: str) -> str:
+    """`fashion-classifier migrate`, as every deployment runs it before the app starts; its output."""
+    command = [sys.executable, "-m", "fashion_classifier.cli", "migrate", *args]
+    environment = {**os.environ, "DATABASE_URL": database_url, **env}
+    done = subprocess.run(
+        command, check=False, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"migrate failed:\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def launch_server(database_url: str, log: Path, **env: str) -> Server:
+    """`fashion-classifier serve` on a free port, not waiting for it to be ready."""
     port = free_port()
     environment = {**os.environ, "DATABASE_URL": database_url, "WEB_CONCURRENCY": "2", **env}
     command = [sys.executable, "-m", "fashion_classifier.cli", "serve", "--port", str(port)]
@@ -44,8 +56,15 @@ def start_server(database_url: str, log: Path, *, ready: str = "/readyz", **env:
         process = subprocess.Popen(
             command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
         )
-    server = Server(f"http://127.0.0.1:{port}", process, log)
-    if wait_until_ready(server, seconds=120, probe=ready):
+    return Server(f"http://127.0.0.1:{port}", process, log)
+
+
+def start_server(database_url: str, log: Path, **env: str) -> Server:
+    """Migrate the store, serve, and return once /readyz says ready."""
+    migrate(database_url, **env)
+    server = launch_server(database_url, log, **env)
+    process = server.process
+    if wait_until_ready(server, seconds=120):
         return server
     stop_server(server)
     raise RuntimeError(f"server not ready within 120 s (exit code {process.returncode}):\n{server.logs()}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import Server, start_server, stop_server
+from tests.e2e.conftest import Server, launch_server, start_server, stop_server, wait_until_ready
 from tests.pictures import dataset_png, first_of_class
 
 EVIL = "https://evil.example"
@@ -156,7 +156,9 @@ def test_a_newline_in_the_path_forges_no_log_line(site: Server) -> None:
 def test_a_broken_store_answers_503_without_naming_its_path(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the database folder should be")
-    broken = start_server(f"sqlite:///{blocker}/secret-name.db", tmp_path / "server.log", ready="/healthz")
+    # No migration first: it would fail on this store, which is the point.
+    broken = launch_server(f"sqlite:///{blocker}/secret-name.db", tmp_path / "server.log")
+    assert wait_until_ready(broken, seconds=120, probe="/healthz"), broken.logs()
     try:
         answers = [
             requests.get(f"{broken.url}/readyz", timeout=10),

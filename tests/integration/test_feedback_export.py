@@ -11,6 +11,7 @@ from PIL import Image
 
 from fashion_classifier.cli import main
 from fashion_classifier.config import Settings
+from fashion_classifier.storage import open_store
 from fashion_classifier.web import create_app
 from tests.pictures import dataset_png, first_of_class
 
@@ -19,6 +20,7 @@ def test_export_writes_pictures_by_class_and_a_labels_file(
     tmp_path: Path, model_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     database = f"sqlite:///{tmp_path}/feedback.db"
+    open_store(database).migrate()
     client = create_app(Settings(database_url=database, model_path=model_path)).test_client()
     files = {"file": [(io.BytesIO(dataset_png(first_of_class(k))[0]), f"../evil-{k}.png") for k in (0, 3, 7)]}
     created = client.post("/api/v1/predictions", data=files, content_type="multipart/form-data").get_json()

@@ -13,14 +13,18 @@ import pytest
 
 from fashion_classifier.labels import CLASSES
 from fashion_classifier.records import InvalidCursor, Prediction, Record, StoredImage, from_millis, to_millis
-from fashion_classifier.storage import PredictionStore, StoreUnavailable, open_store
+from fashion_classifier.storage import LATEST_VERSION, PredictionStore, StoreUnavailable, open_store
 from tests.cassandra_node import cassandra_test_url
 
 START = from_millis(1_780_000_000_000)  # a fixed moment in 2026
 
 
 def make_record(
-    offset: timedelta = timedelta(), *, label: str = "Coat", filename: str = "coat.jpg"
+    offset: timedelta = timedelta(),
+    *,
+    label: str = "Coat",
+    filename: str = "coat.jpg",
+    garment_score: float | None = None,
 ) -> Record:
     index = CLASSES.index(label)
     probabilities = tuple(0.91 if i == index else 0.01 for i in range(10))
@@ -33,7 +37,7 @@ def make_record(
         id=record_id,
         created_at=created,
         filename=filename,
-        prediction=Prediction(label, probabilities),
+        prediction=Prediction.from_probabilities(probabilities, garment_score=garment_score),
         model_version="test-model",
         width=640,
         height=480,
@@ -50,16 +54,18 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Prediction
     else:
         url = cassandra_test_url(f"fc_contract_{uuid.uuid4().hex[:10]}")
     opened = open_store(url, consistency="ONE")
-    opened.init_schema()
+    opened.migrate()
     yield opened
     opened.close()
 
 
-def all_pages(store: PredictionStore, *, limit: int, label: str | None = None) -> list[Record]:
+def all_pages(
+    store: PredictionStore, *, limit: int, label: str | None = None, garment: bool | None = None
+) -> list[Record]:
     records: list[Record] = []
     cursor = None
     while True:
-        page = store.list(limit=limit, cursor=cursor, label=label)
+        page = store.list(limit=limit, cursor=cursor, label=label, garment=garment)
         assert len(page.records) <= limit
         records += page.records
         if page.next_cursor is None:
@@ -105,6 +111,32 @@ def test_class_filter(store: PredictionStore) -> None:
     assert all_pages(store, limit=5, label="Trouser") == []
 
 
+def test_the_garment_verdict_is_kept_and_filters_the_history(store: PredictionStore) -> None:
+    scores = [("Coat", 0.9), ("Bag", 0.2), ("Coat", 0.1), ("Coat", None), ("Sneaker", 0.7)]
+    records = [
+        make_record(timedelta(minutes=i), label=label, garment_score=score)
+        for i, (label, score) in enumerate(scores)
+    ]
+    for record in records:
+        store.add(record, IMAGE)
+    assert [store.get(r.id) for r in records] == records
+    assert store.get(records[0].id).prediction.is_garment is True  # type: ignore[union-attr]
+    assert store.get(records[3].id).prediction.garment_score is None  # type: ignore[union-attr]
+    # Newest first; the record without a verdict is in neither filter.
+    assert [r.id for r in all_pages(store, limit=1, garment=True)] == [records[4].id, records[0].id]
+    assert [r.id for r in all_pages(store, limit=1, garment=False)] == [records[2].id, records[1].id]
+    assert [r.id for r in all_pages(store, limit=5, label="Coat", garment=False)] == [records[2].id]
+    assert all_pages(store, limit=5, label="Bag", garment=True) == []
+
+
+def test_a_correction_keeps_the_record_in_its_verdict_filter(store: PredictionStore) -> None:
+    record = make_record(label="Shirt", garment_score=0.8)
+    store.add(record, IMAGE)
+    store.set_correction(record.id, "Coat")
+    [listed] = store.list(limit=5, label="Shirt", garment=True).records
+    assert listed.corrected_label == "Coat" and listed.prediction.is_garment is True
+
+
 def test_a_foreign_cursor_is_refused(store: PredictionStore) -> None:
     with pytest.raises(InvalidCursor):
         store.list(limit=5, cursor="not-a-cursor")
@@ -120,10 +152,11 @@ def test_correction_shows_in_get_list_and_export(store: PredictionStore) -> None
     assert [r.id for r in store.corrected()] == [record.id]
 
 
-def test_schema_creation_is_idempotent(store: PredictionStore) -> None:
-    record = make_record()
+def test_migrating_again_changes_nothing(store: PredictionStore) -> None:
+    record = make_record(garment_score=0.6)
     store.add(record, IMAGE)
-    store.init_schema()
+    assert store.migrate() == []
+    assert store.schema_version() == LATEST_VERSION
     assert store.get(record.id) == record
 
 

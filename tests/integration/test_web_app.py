@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from fashion_classifier.config import Settings
+from fashion_classifier.storage import open_store
 from fashion_classifier.web import create_app
 from tests.pictures import dataset_png, first_of_class, product_photo
 
@@ -17,6 +18,7 @@ from tests.pictures import dataset_png, first_of_class, product_photo
 @pytest.fixture
 def app(tmp_path: Path, model_path: Path) -> Flask:
     settings = Settings(database_url=f"sqlite:///{tmp_path}/web.db", model_path=model_path)
+    open_store(settings.database_url).migrate()  # as `fashion-classifier migrate` does before serving
     return create_app(settings)
 
 
@@ -161,3 +163,18 @@ def test_uploads_need_no_space_in_the_temporary_folder(
         "/api/v1/predictions", data=body, content_type=f"multipart/form-data; boundary={boundary}"
     )
     assert response.status_code == 201, response.get_data(as_text=True)[:300]
+
+
+def test_an_unmigrated_store_is_not_ready_and_says_how_to_fix_it(tmp_path: Path, model_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/new.db", model_path=model_path)
+    client = create_app(settings).test_client()
+    ready = client.get("/readyz")
+    refused = upload(client, (dataset_png(0)[0], "early.png"))
+    assert ready.status_code == 503 and "fashion-classifier migrate" in ready.get_json()["store"]
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+    assert refused.get_json()["error"]["code"] == "schema_not_ready"
+
+    open_store(settings.database_url).migrate()
+    client = create_app(settings).test_client()  # a fresh worker: no cached version to wait out
+    assert client.get("/readyz").status_code == 200
+    assert upload(client, (dataset_png(0)[0], "later.png")).status_code == 201

@@ -6,16 +6,23 @@
 #   cassandra.sh stop           stop every node this script started
 #   cassandra.sh kill K         SIGKILL node K (failover tests)
 #   cassandra.sh start-node K   start node K of the existing cluster again and wait for it
+#   cassandra.sh pause K        SIGSTOP node K: its connections stay open, nothing answers
+#   cassandra.sh resume K       SIGCONT node K
 #   cassandra.sh status         which nodes run
 #   cassandra.sh wipe           stop and delete all node data
 #
 # Environment: PYTHON (with cassandra-driver, for the readiness query), CASSANDRA_HEAP,
-# CASSANDRA_START_TIMEOUT (seconds, default 180).
+# CASSANDRA_START_TIMEOUT (seconds, default 180), CASSANDRA_NODE_OFFSET (default 0: nodes on
+# 127.0.0.1-3; 10: on 127.0.0.11-13, JMX ports and run/ folder of their own, so a cluster can
+# run beside another node of this script).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LIB="$HERE/lib"
+OFFSET="${CASSANDRA_NODE_OFFSET:-0}"
+[[ "$OFFSET" =~ ^[0-9]+$ ]] && [ "$OFFSET" -le 250 ] || { echo "[cassandra] CASSANDRA_NODE_OFFSET=$OFFSET: use 0-250" >&2; exit 2; }
 RUN="$HERE/run"
+[ "$OFFSET" -eq 0 ] || RUN="$HERE/run-offset$OFFSET"
 PYTHON="${PYTHON:-python3}"
 TIMEOUT="${CASSANDRA_START_TIMEOUT:-180}"
 CLUSTER="fashion-classifier-local"
@@ -34,7 +41,7 @@ fetch() {
 }
 
 node_dir() { echo "$RUN/node$1"; }
-address() { echo "127.0.0.$1"; }
+address() { echo "127.0.0.$((OFFSET + $1))"; }
 pid_of() { cat "$(node_dir "$1")/pid" 2>/dev/null || true; }
 is_running() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 node_count() { cat "$RUN/nodes" 2>/dev/null || echo 0; }
@@ -64,7 +71,7 @@ jvm_flags() {  # node, nodes
     -Djava.net.preferIPv4Stack=true -Dchronicle.analytics.disable=true
     "-Dcassandra.config=file://$dir/conf/cassandra.yaml" "-Dcassandra.storagedir=$dir"
     "-Dcassandra.logdir=$dir/logs" "-Dlogback.configurationFile=$dir/conf/logback.xml"
-    -Dcassandra-foreground=yes "-Dcassandra.jmx.local.port=7${k}00" "-Djna.tmpdir=$dir/tmp"
+    -Dcassandra-foreground=yes "-Dcassandra.jmx.local.port=$((7000 + 100 * k + OFFSET))" "-Djna.tmpdir=$dir/tmp"
     "-Djava.io.tmpdir=$dir/tmp"
   )
   # A single node need not wait for gossip to settle (saves ~8 s); a cluster must.
@@ -141,8 +148,8 @@ start() {
   local n=${1:-1}
   [ "$n" -eq 1 ] || [ "$n" -eq 3 ] || die "start takes 1 or 3 nodes, not $n"
   if [ "$n" -eq 1 ] && ! is_running 1 && port_open 1; then
-    # Someone else's Cassandra (Docker, another checkout) already serves 127.0.0.1:9042: use it.
-    say "a Cassandra node not started by this script answers on 127.0.0.1:9042; using it"
+    # Someone else's Cassandra (Docker, another checkout) already serves this address: use it.
+    say "a Cassandra node not started by this script answers on $(address 1):9042; using it"
     return
   fi
   fetch
@@ -173,6 +180,7 @@ stop_node() {  # node, signal
   pid=$(pid_of "$k")
   [ -n "$pid" ] || return 0
   if kill -0 "$pid" 2>/dev/null; then
+    kill -CONT "$pid" 2>/dev/null || true  # a paused node could not act on SIGTERM
     kill "-$2" "$pid" 2>/dev/null || true
     for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
     if kill -0 "$pid" 2>/dev/null; then say "node $k ignored SIGTERM; killing it"; kill -KILL "$pid"; fi
@@ -200,5 +208,7 @@ case "${1:-}" in
   start-node) start_node "${2:?node number}" ;;
   status) status ;;
   wipe) stop; rm -rf "$RUN" ;;
-  *) sed -n '2,14p' "$0"; exit 2 ;;
+  pause) kill -STOP "$(pid_of "${2:?node number}")" ;;
+  resume) kill -CONT "$(pid_of "${2:?node number}")" ;;
+  *) sed -n '2,18p' "$0"; exit 2 ;;
 esac

@@ -8,8 +8,17 @@ from fashion_classifier.storage.base import (
     PredictionStore,
     StoreUnavailable,
 )
+from fashion_classifier.storage.migrations import LATEST_VERSION, SchemaNotReady
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "PredictionStore", "StoreUnavailable", "open_store"]
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "LATEST_VERSION",
+    "MAX_PAGE_SIZE",
+    "PredictionStore",
+    "SchemaNotReady",
+    "StoreUnavailable",
+    "open_store",
+]
 
 
 def open_store(

@@ -20,8 +20,20 @@ class StoreUnavailable(RuntimeError):
 class PredictionStore(Protocol):
     """Where classified uploads are kept. Implementations must be safe to share across threads."""
 
+    def migrate(self, *, target: int | None = None) -> builtins.list[str]:
+        """Apply the pending schema migrations (up to `target`); returns their names.
+
+        One process at a time (`fashion-classifier migrate`); serving workers never call it.
+        """
+
     def init_schema(self) -> None:
-        """Create tables (and keyspace) if missing; safe to call any number of times."""
+        """The old name of migrate(): brings the schema to the latest version."""
+
+    def schema_version(self) -> int:
+        """The applied schema version (0: no schema yet), read from the database now."""
+
+    def check_schema(self) -> None:
+        """Raise SchemaNotReady (a StoreUnavailable) while the schema is too old to serve."""
 
     def add(self, record: Record, image: StoredImage) -> None:
         """Keep a record and its picture: both are readable afterwards, or neither is listed."""
@@ -38,9 +50,15 @@ class PredictionStore(Protocol):
     def image(self, record_id: uuid.UUID) -> StoredImage | None: ...
 
     def list(
-        self, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None, label: str | None = None
+        self,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+        label: str | None = None,
+        garment: bool | None = None,
     ) -> Page:
-        """Newest first; `cursor` continues a previous page, `label` keeps one predicted class.
+        """Newest first; `cursor` continues a previous page, `label` keeps one predicted class,
+        `garment` keeps records whose is_garment equals it (records without a verdict never match).
 
         Raises records.InvalidCursor for a cursor this service did not hand out.
         """

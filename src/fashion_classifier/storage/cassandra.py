@@ -1,10 +1,12 @@
 """Cassandra store: records by id, a time-bucketed feed for paging, pictures beside them.
 
 Listing newest-first must cost the same at 10 rows or 10 million, so no partition may grow
-without bound: the feed is partitioned by (feed, hour) where feed is 'all' or 'label:<class>'
-(the class filter is a feed of its own), and feed_buckets lists the hours that hold rows, so a
-page reads only buckets that exist. Pictures (re-encoded, at most ~1 MB) live in their own table
-so that any app replica can show any record.
+without bound: the feed is partitioned by (feed, hour) where feed is 'all', 'label:<class>',
+'garment:<yes|no>' or 'label:<class>|garment:<yes|no>' (each filter is a feed of its own, written
+beside the others in one batch), and feed_buckets lists the hours that hold rows, so a page reads
+only buckets that exist. A filter by a secondary index or ALLOW FILTERING would instead read
+every row the filter rejects. Pictures (re-encoded, at most ~1 MB) live in their own table so
+that any app replica can show any record. The schema itself: cassandra_schema.py.
 """
 
 from __future__ import annotations
@@ -12,77 +14,51 @@ from __future__ import annotations
 import builtins
 import logging
 import os
-import re
-import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from cassandra import ConsistencyLevel, OperationTimedOut, RequestExecutionException
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
-from cassandra.connection import ConnectionException
-from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.cluster import Cluster, Session
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
-from fashion_classifier.records import Cursor, Page, Prediction, Record, StoredImage
+from fashion_classifier.records import Cursor, Page, Record, StoredImage
+from fashion_classifier.storage import cassandra_schema
 from fashion_classifier.storage.base import StoreUnavailable
+from fashion_classifier.storage.cassandra_calls import UNAVAILABLE, Calls, DeadlineExceeded
+from fashion_classifier.storage.cassandra_rows import (
+    FIELDS,
+    GARMENT_FIELDS,
+    STATEMENTS,
+    bucket_of,
+    feed_name,
+    feeds_of,
+    row_values,
+    to_record,
+    utc,
+)
+from fashion_classifier.storage.cassandra_session import (
+    KEYSPACE_NAME,
+    OPERATION_DEADLINE_S,
+    consistency_level,
+    cql_map,
+    new_cluster,
+    parse_url,
+    replication_map,
+)
+from fashion_classifier.storage.migrations import GARMENT_VERSION, VersionCache, require_serving
 
+# A logged batch first writes its batchlog to two other nodes. When one of them has just died,
+# and gossip has not said so yet (~15 s in docs/failover.md), that write waits for the server's
+# timeout, whichever coordinator is asked. A batch not done after this long is therefore
+# written again as separate statements, all at once, which need no batchlog: QUORUM of the live
+# replicas is enough for each. Far above a healthy batch (p99 well under 100 ms).
+BATCHLOG_WAIT_S = 0.5
 log = logging.getLogger(__name__)
-KEYSPACE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
-UNAVAILABLE = (NoHostAvailable, OperationTimedOut, RequestExecutionException, ConnectionException, OSError)
-FIELDS = "id, created_at, filename, label, probabilities, model_version, width, height, corrected_label"
-BUCKET = timedelta(hours=1)
-# Above the server's own timeouts (2-5 s), so a coordinator that answers at all answers first:
-# the failover test saw a loaded coordinator stall past 5 s while a killed node was not yet
-# known to be down.
-REQUEST_TIMEOUT_S = 10.0
-# Pauses between attempts when the cluster answers but cannot finish the request in time (a
-# replica just died and gossip has not convicted it yet: about 20 s in the failover test).
-# When no node answers at all, one retry a second later (the driver's reconnection interval).
-RETRY_PAUSES_S = (1.0, 2.0, 4.0)
-
-TABLES = [
-    """CREATE TABLE IF NOT EXISTS {ks}.records (
-        id uuid PRIMARY KEY, created_at timestamp, filename text, label text,
-        probabilities frozen<list<double>>, model_version text, width int, height int, corrected_label text)""",
-    """CREATE TABLE IF NOT EXISTS {ks}.images (id uuid PRIMARY KEY, content_type text, data blob)""",
-    """CREATE TABLE IF NOT EXISTS {ks}.feed (
-        feed text, bucket timestamp, created_at timestamp, id uuid, filename text, label text,
-        probabilities frozen<list<double>>, model_version text, width int, height int, corrected_label text,
-        PRIMARY KEY ((feed, bucket), created_at, id)
-    ) WITH CLUSTERING ORDER BY (created_at DESC, id DESC)""",
-    """CREATE TABLE IF NOT EXISTS {ks}.feed_buckets (feed text, bucket timestamp, PRIMARY KEY (feed, bucket))
-       WITH CLUSTERING ORDER BY (bucket DESC)""",
-]
-STATEMENTS = {
-    "insert_record": "INSERT INTO {ks}.records (" + FIELDS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "insert_feed": "INSERT INTO {ks}.feed (feed, bucket, "
-    + FIELDS
-    + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "insert_bucket": "INSERT INTO {ks}.feed_buckets (feed, bucket) VALUES (?, ?)",
-    "insert_image": "INSERT INTO {ks}.images (id, content_type, data) VALUES (?, ?, ?)",
-    "get_record": "SELECT " + FIELDS + " FROM {ks}.records WHERE id = ?",
-    "get_image": "SELECT content_type, data FROM {ks}.images WHERE id = ?",
-    "buckets": "SELECT bucket FROM {ks}.feed_buckets WHERE feed = ?",
-    "buckets_before": "SELECT bucket FROM {ks}.feed_buckets WHERE feed = ? AND bucket <= ?",
-    "page": "SELECT " + FIELDS + " FROM {ks}.feed WHERE feed = ? AND bucket = ? LIMIT ?",
-    "page_after": "SELECT "
-    + FIELDS
-    + " FROM {ks}.feed WHERE feed = ? AND bucket = ? AND (created_at, id) < (?, ?) LIMIT ?",
-    "correct_record": "UPDATE {ks}.records SET corrected_label = ? WHERE id = ?",
-    "correct_feed": "UPDATE {ks}.feed SET corrected_label = ? WHERE feed = ? AND bucket = ? AND created_at = ? AND id = ?",
-    "all_records": "SELECT " + FIELDS + " FROM {ks}.records",
-    # Taking back the rows of an upload that failed midway (add_many).
-    "delete_record": "DELETE FROM {ks}.records WHERE id = ?",
-    "delete_feed": "DELETE FROM {ks}.feed WHERE feed = ? AND bucket = ? AND created_at = ? AND id = ?",
-    "delete_image": "DELETE FROM {ks}.images WHERE id = ?",
-}
 
 
 class CassandraStore:
@@ -101,14 +77,16 @@ class CassandraStore:
         if not KEYSPACE_NAME.match(keyspace):
             raise ValueError(f"keyspace {keyspace!r}: use letters, digits and _ (at most 48)")
         self.hosts, self.port, self.keyspace = hosts, port, keyspace
-        self.consistency = _consistency_level(consistency)
+        self.consistency = consistency_level(consistency)
         self.replication = replication_map(replication)
         self._credentials = credentials  # (user, password): never part of `where` or a message
         self._lock = threading.Lock()
         self._cluster: Cluster | None = None
         self._session: Session | None = None
-        self._statements: dict[str, PreparedStatement] = {}
+        self._statements: dict[tuple[str, bool], PreparedStatement] = {}
         self._pid = 0
+        self._version = VersionCache()
+        self._calls = Calls(self._connect)
 
     @classmethod
     def from_url(
@@ -124,23 +102,21 @@ class CassandraStore:
 
         user and password are percent-decoded; without them, `username` and `password` are used.
         """
-        rest = url.removeprefix("cassandra://")
-        userinfo, _, rest = rest.rpartition("@")
+        userinfo, _, rest = url.removeprefix("cassandra://").rpartition("@")
         if userinfo:
             user, _, secret = userinfo.partition(":")
             username, password = unquote(user), unquote(secret)
-        hosts_part, _, keyspace = rest.partition("/")
-        port = 9042
-        if ":" in hosts_part:
-            hosts_part, _, port_text = hosts_part.rpartition(":")
-            port = int(port_text)
-        hosts = [h for h in hosts_part.split(",") if h]
-        if not hosts:
-            raise ValueError("DATABASE_URL: expected cassandra://[user:password@]host1,host2:9042/keyspace")
+        try:
+            address = parse_url(f"cassandra://{rest}")
+        except ValueError:
+            # The URL may carry a password: never echo it.
+            raise ValueError(
+                "DATABASE_URL: expected cassandra://[user:password@]host1,host2:9042/keyspace"
+            ) from None
         return cls(
-            hosts,
-            port,
-            keyspace or "fashion_classifier",
+            address.hosts,
+            address.port,
+            address.keyspace,
             consistency=consistency,
             replication=replication,
             credentials=(username, password or "") if username else None,
@@ -161,28 +137,13 @@ class CassandraStore:
                 self._session = self._open_session()
                 self._pid = os.getpid()
                 self._statements = {}
+                self._version = VersionCache()
         return self._session
 
     def _open_session(self) -> Session:
-        profile = ExecutionProfile(
-            load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
-            consistency_level=self.consistency,
-            request_timeout=REQUEST_TIMEOUT_S,
-        )
-        cluster = Cluster(
-            self.hosts,
-            port=self.port,
-            protocol_version=5,
-            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-            reconnection_policy=ConstantReconnectionPolicy(1.0, max_attempts=None),
-            connect_timeout=5,
-            control_connection_timeout=5,
-            idle_heartbeat_interval=5,
-            # Without it, Nagle's algorithm meets the server's delayed ACK whenever a request
-            # spans several packets (a stored picture): bench/service.py measured 59 ms instead of 7.
-            sockopts=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            auth_provider=PlainTextAuthProvider(*self._credentials) if self._credentials else None,
-        )
+        cluster = new_cluster(self.hosts, self.port, self.consistency)
+        if self._credentials:
+            cluster.auth_provider = PlainTextAuthProvider(*self._credentials)
         try:
             session = cluster.connect()
         except BaseException:
@@ -191,117 +152,151 @@ class CassandraStore:
         self._cluster = cluster
         return session
 
-    def _prepared(self, name: str) -> PreparedStatement:
-        statement = self._statements.get(name)
+    def _garment(self) -> bool:
+        """Whether the schema has the verdict's columns (migration 2) to write and read."""
+        return self._version.get(self.schema_version) >= GARMENT_VERSION
+
+    def _prepared(self, name: str, garment: bool = False) -> PreparedStatement:
+        statement = self._statements.get((name, garment))
         if statement is None:
-            statement = self._connect().prepare(STATEMENTS[name].format(ks=self.keyspace))
+            fields = GARMENT_FIELDS if garment else FIELDS
+            query = STATEMENTS[name].format(
+                ks=self.keyspace, fields=fields, marks=", ".join("?" * len(fields.split(",")))
+            )
+            statement = cassandra_schema.prepare(self._connect(), query)
             # Every statement here writes the same values under the same keys when repeated, so
             # the driver may retry it on another node when its coordinator dies mid-request.
             # (That is why probabilities is a frozen list: a non-frozen list appends on replay,
             # and the failover test found records with 20 probabilities.)
             statement.is_idempotent = True
-            self._statements[name] = statement
+            self._statements[(name, garment)] = statement
         return statement
 
     @contextmanager
     def _guard(self, action: str) -> Iterator[None]:
+        """One store operation: unavailable -> StoreUnavailable, and a deadline for all of it."""
         try:
-            yield
+            with self._calls.operation():
+                yield
+        except DeadlineExceeded as exc:
+            raise StoreUnavailable(
+                f"{self.where} is unreachable: no answer within the {OPERATION_DEADLINE_S:.1f} s "
+                f"deadline ({action}); retry in a few seconds"
+            ) from exc
         except UNAVAILABLE as exc:
             raise StoreUnavailable(
                 f"{self.where} is unreachable ({action}: {exc}); retry in a few seconds"
             ) from exc
 
-    def _execute(self, statement: Any, parameters: tuple[Any, ...] | None = None) -> Any:
-        """Execute, retrying as RETRY_PAUSES_S says (safe: every statement here is idempotent)."""
-        for attempt, pause in enumerate(RETRY_PAUSES_S):
-            try:
-                return self._connect().execute(statement, parameters)
-            except NoHostAvailable:
-                if attempt > 0:
-                    raise  # still nothing answers: say so now rather than in seven seconds
-            except UNAVAILABLE:
-                pass
-            time.sleep(pause)
-        return self._connect().execute(statement, parameters)
-
     def _run(self, name: str, parameters: tuple[Any, ...], action: str) -> list[Any]:
         with self._guard(action):
-            return list(self._execute(self._prepared(name), parameters))
+            return list(self._calls.execute(self._prepared(name, self._garment()), parameters))
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def migrate(self, *, target: int | None = None) -> builtins.list[str]:
+        with self._guard("migrating the schema"):
+            replication = cql_map(self.replication)
+            return cassandra_schema.migrate(self._connect(), self.keyspace, replication, target=target)
+
+    def init_schema(self) -> None:
+        self.migrate()
+
+    def schema_version(self) -> int:
+        with self._guard("reading the schema version"):
+            return cassandra_schema.applied_version(self._connect(), self.keyspace)
+
+    def check_schema(self) -> None:
+        require_serving(self._version.get(self.schema_version), f"{self.where}, keyspace {self.keyspace}")
 
     # -- PredictionStore --------------------------------------------------------------------
 
-    def init_schema(self) -> None:
-        with self._guard("creating the schema"):
-            session = self._connect()
-            session.execute(
-                f"CREATE KEYSPACE IF NOT EXISTS {self.keyspace} WITH replication = %s"
-                % _cql_map(self.replication)
-            )
-            for table in TABLES:
-                session.execute(table.format(ks=self.keyspace))
-
     def add(self, record: Record, image: StoredImage) -> None:
-        """Picture first, then one logged batch: a record is listed only once all of it is kept."""
         self.add_many([(record, image)])
 
     def add_many(self, items: Sequence[tuple[Record, StoredImage]]) -> None:
-        """All pictures, then each record in its logged batch; on a failure, the written rows are deleted.
+        """All pictures, then each record's rows; on a failure, every row written is deleted again.
 
-        A record is never listed without its picture: the picture is written before the batch
-        that lists the record. If any write fails, every row of this upload is deleted again
-        before the error goes up; the tombstones carry later (client-side) timestamps than the
-        writes, so a write that timed out but lands afterwards stays deleted. While this runs, a
-        reader may list the first records of the upload before the last ones are kept. Only if
-        the cleanup cannot reach the cluster either do rows stay behind; their ids are logged.
+        A record is never listed without its picture: the picture is written before the rows
+        that list the record (one logged batch each, or row by row when the batch is slow; see
+        _write_all). If any write fails, every row of this upload is deleted before the error
+        goes up; the tombstones carry later (client-side) timestamps than the writes, so a write
+        that timed out but lands afterwards stays deleted. While this runs, a reader may list the
+        first records of the upload before the last ones are kept. Only if the cleanup cannot
+        reach the cluster either do rows stay behind; their ids are logged.
         """
-        with self._guard("saving predictions"):
-            try:
+        garment = True  # until the schema says otherwise: take back the verdict's feeds too
+        try:
+            with self._guard("saving predictions"):
+                garment = self._garment()
                 for record, image in items:
-                    self._execute(self._prepared("insert_image"), (record.id, image.content_type, image.data))
+                    self._calls.execute(
+                        self._prepared("insert_image"), (record.id, image.content_type, image.data)
+                    )
                 for record, _ in items:
-                    self._execute(self._record_batch(record))
-            except BaseException:
-                self._take_back([record for record, _ in items])
-                raise
+                    self._write_all(self._record_rows(record, garment))
+        except BaseException:
+            with self._calls.operation():  # a deadline of its own: the upload's may be spent
+                self._take_back([record for record, _ in items], garment)
+            raise
 
-    def _record_batch(self, record: Record) -> BatchStatement:
+    def _record_rows(
+        self, record: Record, garment: bool
+    ) -> builtins.list[tuple[PreparedStatement, tuple[Any, ...]]]:
         bucket = bucket_of(record.created_at)
-        fields = _fields(record)
-        batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
-        batch.is_idempotent = True
-        batch.add(self._prepared("insert_record"), fields)
-        for feed in ("all", f"label:{record.label}"):
-            batch.add(self._prepared("insert_feed"), (feed, bucket, *fields))
-            batch.add(self._prepared("insert_bucket"), (feed, bucket))
-        return batch
+        fields = row_values(record, garment=garment)
+        pieces = [(self._prepared("insert_record", garment), fields)]
+        for feed in feeds_of(record, garment=garment):
+            pieces.append((self._prepared("insert_feed", garment), (feed, bucket, *fields)))
+            pieces.append((self._prepared("insert_bucket"), (feed, bucket)))
+        return pieces
 
-    def _take_back(self, records: builtins.list[Record]) -> None:
+    def _take_back(self, records: builtins.list[Record], garment: bool) -> None:
         """Delete every row these records may have written (deleting a missing row is harmless)."""
         try:
             for record in records:
                 bucket = bucket_of(record.created_at)
-                batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
-                batch.is_idempotent = True
-                batch.add(self._prepared("delete_record"), (record.id,))
-                for feed in ("all", f"label:{record.label}"):
-                    batch.add(self._prepared("delete_feed"), (feed, bucket, record.created_at, record.id))
-                batch.add(self._prepared("delete_image"), (record.id,))
-                self._execute(batch)
-        except UNAVAILABLE as exc:
+                pieces: builtins.list[tuple[PreparedStatement, tuple[Any, ...]]] = [
+                    (self._prepared("delete_record"), (record.id,))
+                ]
+                for feed in feeds_of(record, garment=garment):
+                    pieces.append(
+                        (self._prepared("delete_feed"), (feed, bucket, record.created_at, record.id))
+                    )
+                pieces.append((self._prepared("delete_image"), (record.id,)))
+                self._calls.execute_each(pieces)
+        except (*UNAVAILABLE, DeadlineExceeded) as exc:
             ids = ", ".join(str(record.id) for record in records)
             log.error("could not take back the rows of a failed upload (%s): %s", ids, exc)
 
+    def _write_all(self, pieces: builtins.list[tuple[PreparedStatement, tuple[Any, ...]]]) -> None:
+        """A logged batch (all rows or, after a failure, none); if it is slow, row by row (all must land)."""
+        batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
+        batch.is_idempotent = True
+        for statement, values in pieces:
+            batch.add(statement, values)
+        try:
+            self._calls.execute(batch, within=BATCHLOG_WAIT_S)
+        except DeadlineExceeded:
+            self._calls.execute_each(pieces)
+
     def get(self, record_id: uuid.UUID) -> Record | None:
         rows = self._run("get_record", (record_id,), "reading a prediction")
-        return _record(rows[0]) if rows else None
+        return to_record(rows[0]) if rows else None
 
     def image(self, record_id: uuid.UUID) -> StoredImage | None:
         rows = self._run("get_image", (record_id,), "reading a picture")
         return StoredImage(bytes(rows[0].data), rows[0].content_type) if rows else None
 
-    def list(self, *, limit: int = 20, cursor: str | None = None, label: str | None = None) -> Page:
-        feed = "all" if label is None else f"label:{label}"
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        label: str | None = None,
+        garment: bool | None = None,
+    ) -> Page:
+        feed = feed_name(label, garment)
         after = Cursor.decode(cursor) if cursor else None
         records: builtins.list[Record] = []
         with self._guard("listing predictions"):
@@ -315,21 +310,22 @@ class CassandraStore:
     def _buckets(self, feed: str, after: Cursor | None) -> Iterator[datetime]:
         """Hours that hold rows, newest first, fetched lazily page by page."""
         if after is None:
-            rows = self._execute(self._prepared("buckets"), (feed,))
+            rows = self._calls.execute(self._prepared("buckets"), (feed,))
         else:
-            rows = self._execute(self._prepared("buckets_before"), (feed, bucket_of(after.created_at)))
+            rows = self._calls.execute(self._prepared("buckets_before"), (feed, bucket_of(after.created_at)))
         for row in rows:
-            yield _utc(row.bucket)
+            yield utc(row.bucket)
 
     def _bucket_page(
         self, feed: str, bucket: datetime, after: Cursor | None, limit: int
     ) -> builtins.list[Record]:
+        garment = self._garment()
         if after is not None and bucket == bucket_of(after.created_at):
             parameters: tuple[Any, ...] = (feed, bucket, after.created_at, after.id, limit)
-            rows = self._execute(self._prepared("page_after"), parameters)
+            rows = self._calls.execute(self._prepared("page_after", garment), parameters)
         else:
-            rows = self._execute(self._prepared("page"), (feed, bucket, limit))
-        return [_record(row) for row in rows]
+            rows = self._calls.execute(self._prepared("page", garment), (feed, bucket, limit))
+        return [to_record(row) for row in rows]
 
     def set_correction(self, record_id: uuid.UUID, label: str) -> Record | None:
         record = self.get(record_id)
@@ -337,18 +333,20 @@ class CassandraStore:
             return None
         bucket = bucket_of(record.created_at)
         with self._guard("saving a correction"):
-            batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
-            batch.is_idempotent = True
-            batch.add(self._prepared("correct_record"), (label, record_id))
-            for feed in ("all", f"label:{record.label}"):
-                batch.add(self._prepared("correct_feed"), (label, feed, bucket, record.created_at, record_id))
-            self._execute(batch)
+            pieces: builtins.list[tuple[PreparedStatement, tuple[Any, ...]]] = [
+                (self._prepared("correct_record"), (label, record_id))
+            ]
+            for feed in feeds_of(record):  # exactly the feeds add() wrote: no stray partial rows
+                pieces.append(
+                    (self._prepared("correct_feed"), (label, feed, bucket, record.created_at, record_id))
+                )
+            self._write_all(pieces)
         return self.get(record_id)
 
     def corrected(self) -> builtins.list[Record]:
         """Every corrected record: a full scan, fine for an occasional export."""
         rows = self._run("all_records", (), "exporting corrections")
-        return sorted((_record(r) for r in rows if r.corrected_label), key=lambda r: r.created_at)
+        return sorted((to_record(r) for r in rows if r.corrected_label), key=lambda r: r.created_at)
 
     def ping(self) -> None:
         with self._guard("checking the connection"):
@@ -359,64 +357,3 @@ class CassandraStore:
             if self._cluster is not None and self._pid == os.getpid():
                 self._cluster.shutdown()
             self._cluster, self._session, self._statements = None, None, {}
-
-
-def bucket_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def replication_map(text: str) -> dict[str, Any]:
-    """'SimpleStrategy:1' or 'NetworkTopologyStrategy:dc1=3,dc2=3' -> CQL replication options."""
-    strategy, _, options = text.partition(":")
-    if strategy == "SimpleStrategy" and options.isdigit():
-        return {"class": "SimpleStrategy", "replication_factor": int(options)}
-    if strategy == "NetworkTopologyStrategy" and options:
-        pairs = [item.split("=", 1) for item in options.split(",")]
-        if all(len(p) == 2 and KEYSPACE_NAME.match(p[0]) and p[1].isdigit() for p in pairs):
-            return {"class": "NetworkTopologyStrategy", **{dc: int(rf) for dc, rf in pairs}}
-    raise ValueError(
-        f"CASSANDRA_REPLICATION={text!r}: use SimpleStrategy:<factor> or NetworkTopologyStrategy:<dc>=<factor>,..."
-    )
-
-
-def _cql_map(options: dict[str, Any]) -> str:
-    return "{" + ", ".join(f"'{key}': '{value}'" for key, value in options.items()) + "}"
-
-
-def _consistency_level(name: str) -> int:
-    level = ConsistencyLevel.name_to_value.get(name.upper())
-    if level is None:
-        raise ValueError(f"CASSANDRA_CONSISTENCY={name!r}: use e.g. ONE, QUORUM or LOCAL_QUORUM")
-    return int(level)
-
-
-def _fields(record: Record) -> tuple[Any, ...]:
-    return (
-        record.id,
-        record.created_at,
-        record.filename,
-        record.label,
-        list(record.prediction.probabilities),
-        record.model_version,
-        record.width,
-        record.height,
-        record.corrected_label,
-    )
-
-
-def _utc(moment: datetime) -> datetime:
-    """The driver hands back naive UTC datetimes."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _record(row: Any) -> Record:
-    return Record(
-        id=row.id,
-        created_at=_utc(row.created_at),
-        filename=row.filename,
-        prediction=Prediction(row.label, tuple(row.probabilities)),
-        model_version=row.model_version,
-        width=row.width,
-        height=row.height,
-        corrected_label=row.corrected_label,
-    )

@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +23,18 @@ from fashion_classifier.records import (
     to_millis,
 )
 from fashion_classifier.storage.base import StoreUnavailable
+from fashion_classifier.storage.migrations import (
+    GARMENT_VERSION,
+    Migration,
+    VersionCache,
+    pending,
+    require_serving,
+)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    id TEXT PRIMARY KEY,
-    created_at INTEGER NOT NULL,            -- milliseconds since the epoch, UTC
-    filename TEXT NOT NULL,
-    label TEXT NOT NULL,
-    probabilities TEXT NOT NULL,            -- JSON list, in CLASSES order
-    model_version TEXT NOT NULL,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    corrected_label TEXT
-);
-CREATE INDEX IF NOT EXISTS records_newest ON records (created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS records_by_label ON records (label, created_at DESC, id DESC);
-CREATE TABLE IF NOT EXISTS images (
-    record_id TEXT PRIMARY KEY REFERENCES records (id) ON DELETE CASCADE,
-    content_type TEXT NOT NULL,
-    data BLOB NOT NULL
-);
-"""
+MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"""
 COLUMNS = "id, created_at, filename, label, probabilities, model_version, width, height, corrected_label"
+GARMENT_COLUMNS = COLUMNS + ", garment_score, is_garment"
 
 
 class SQLiteStore:
@@ -52,6 +43,7 @@ class SQLiteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._version = VersionCache()
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -95,47 +87,81 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"SQLite database {self.path} failed: {exc}") from exc
 
+    def migrate(self, *, target: int | None = None) -> builtins.list[str]:
+        """Each migration and its version row in one transaction: applied whole or not at all."""
+        done: builtins.list[str] = []
+        while True:
+            with self._transaction() as db:  # BEGIN IMMEDIATE: a second migrator waits here
+                todo = pending(_applied_version(db), target)
+                if not todo:
+                    return done
+                _apply(db, todo[0])
+            done.append(f"{todo[0].version} {todo[0].name}")
+
     def init_schema(self) -> None:
+        self.migrate()
+
+    def schema_version(self) -> int:
         try:
-            self._connection().executescript(SCHEMA)
+            return _applied_version(self._connection())
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot create tables in {self.path}: {exc}") from exc
+            raise StoreUnavailable(f"SQLite database {self.path} failed: {exc}") from exc
+
+    def check_schema(self) -> None:
+        require_serving(self._version.get(self.schema_version), f"SQLite database {self.path}")
+
+    def _columns(self) -> str:
+        """Records made before the garment verdict's migration have no such columns to read."""
+        return GARMENT_COLUMNS if self._version.get(self.schema_version) >= GARMENT_VERSION else COLUMNS
 
     def add(self, record: Record, image: StoredImage) -> None:
         self.add_many([(record, image)])
 
     def add_many(self, items: Sequence[tuple[Record, StoredImage]]) -> None:
         """One transaction: a failure on the last picture takes back the first ones too."""
+        columns = self._columns()
         with self._transaction() as db:
             for record, image in items:
-                db.execute(
-                    f"INSERT INTO records ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(record)
-                )
+                row = _row(record, garment=columns == GARMENT_COLUMNS)
+                db.execute(f"INSERT INTO records ({columns}) VALUES ({', '.join('?' * len(row))})", row)
                 db.execute(
                     "INSERT INTO images (record_id, content_type, data) VALUES (?, ?, ?)",
                     (str(record.id), image.content_type, image.data),
                 )
 
     def get(self, record_id: uuid.UUID) -> Record | None:
-        rows = self._query(f"SELECT {COLUMNS} FROM records WHERE id = ?", (str(record_id),))
+        rows = self._query(f"SELECT {self._columns()} FROM records WHERE id = ?", (str(record_id),))
         return _record(rows[0]) if rows else None
 
     def image(self, record_id: uuid.UUID) -> StoredImage | None:
         rows = self._query("SELECT content_type, data FROM images WHERE record_id = ?", (str(record_id),))
         return StoredImage(bytes(rows[0][1]), rows[0][0]) if rows else None
 
-    def list(self, *, limit: int = 20, cursor: str | None = None, label: str | None = None) -> Page:
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        label: str | None = None,
+        garment: bool | None = None,
+    ) -> Page:
+        columns = self._columns()
         where: builtins.list[str] = []
         parameters: builtins.list[object] = []
         if label is not None:
             where.append("label = ?")
             parameters.append(label)
+        if garment is not None and columns != GARMENT_COLUMNS:
+            where.append("0")  # no record has a verdict before the column exists
+        elif garment is not None:
+            where.append("is_garment = ?")
+            parameters.append(int(garment))
         if cursor:
             after = Cursor.decode(cursor)
             where.append("(created_at, id) < (?, ?)")
             parameters += [to_millis(after.created_at), str(after.id)]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT {COLUMNS} FROM records {clause} ORDER BY created_at DESC, id DESC LIMIT ?"
+        sql = f"SELECT {columns} FROM records {clause} ORDER BY created_at DESC, id DESC LIMIT ?"
         rows = self._query(sql, (*parameters, limit + 1))  # one extra row tells whether more follow
         records = [_record(row) for row in rows[:limit]]
         more = len(rows) > limit
@@ -148,7 +174,7 @@ class SQLiteStore:
 
     def corrected(self) -> builtins.list[Record]:
         rows = self._query(
-            f"SELECT {COLUMNS} FROM records WHERE corrected_label IS NOT NULL ORDER BY created_at"
+            f"SELECT {self._columns()} FROM records WHERE corrected_label IS NOT NULL ORDER BY created_at"
         )
         return [_record(row) for row in rows]
 
@@ -162,8 +188,26 @@ class SQLiteStore:
             self._local.connection = None
 
 
-def _row(record: Record) -> tuple[object, ...]:
-    return (
+def _applied_version(db: sqlite3.Connection) -> int:
+    """From schema_migrations; a store made before migrations existed holds the baseline (1)."""
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "schema_migrations" in tables:
+        return int(db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0])
+    return 1 if "records" in tables else 0
+
+
+def _apply(db: sqlite3.Connection, migration: Migration) -> None:
+    db.execute(MIGRATIONS_TABLE)
+    for statement in migration.sqlite:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+        (migration.version, migration.name, to_millis(datetime.now(UTC))),
+    )
+
+
+def _row(record: Record, *, garment: bool) -> tuple[object, ...]:
+    base = (
         str(record.id),
         to_millis(record.created_at),
         record.filename,
@@ -174,15 +218,22 @@ def _row(record: Record) -> tuple[object, ...]:
         record.height,
         record.corrected_label,
     )
+    if not garment:
+        return base
+    verdict = record.prediction.is_garment
+    return (*base, record.prediction.garment_score, None if verdict is None else int(verdict))
 
 
 def _record(row: tuple[Any, ...]) -> Record:
-    record_id, millis, filename, label, probabilities, version, width, height, corrected = row
+    record_id, millis, filename, label, probabilities, version, width, height, corrected = row[:9]
+    score, verdict = row[9:] if len(row) > 9 else (None, None)
     return Record(
         id=uuid.UUID(record_id),
         created_at=from_millis(millis),
         filename=filename,
-        prediction=Prediction(label, tuple(json.loads(probabilities))),
+        prediction=Prediction(
+            label, tuple(json.loads(probabilities)), score, None if verdict is None else bool(verdict)
+        ),
         model_version=version,
         width=width,
         height=height,

@@ -46,7 +46,9 @@ class _Calibration(CalibrationDataReader):
         return next(self._batches, None)
 
 
-def quantize(float_path: Path, dataset: FashionMNIST, *, calibration_images: np.ndarray | None = None) -> Path:
+def quantize(
+    float_path: Path, dataset: FashionMNIST, *, calibration_images: np.ndarray | None = None
+) -> Path:
     """Write the int8 model beside the float one; returns its path.
 
     `calibration_images` (uint8, n x 28 x 28) default to the first training images; a model that

@@ -41,7 +41,6 @@ def create_app(settings: Settings | None = None, *, service: PredictionService |
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.config["MAX_FORM_PARTS"] = settings.max_files_per_request + 20
     app.extensions["service"] = service or _build_service(settings)
-    app.extensions["schema"] = ops.SchemaGuard(app.extensions["service"].store)
 
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint)

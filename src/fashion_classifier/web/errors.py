@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from fashion_classifier.preprocessing import ImageTooLarge, InvalidImage, UnsupportedImageType
 from fashion_classifier.records import InvalidCursor
 from fashion_classifier.service import BadRequest, RecordNotFound
-from fashion_classifier.storage import StoreUnavailable
+from fashion_classifier.storage import SchemaNotReady, StoreUnavailable
 from fashion_classifier.web import metrics
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ DOMAIN_ERRORS: list[tuple[type[Exception], int, str]] = [
     (InvalidCursor, 400, "invalid_cursor"),
     (BadRequest, 400, "bad_request"),
     (RecordNotFound, 404, "not_found"),
+    (SchemaNotReady, 503, "schema_not_ready"),
     (StoreUnavailable, 503, "store_unavailable"),
 ]
 

@@ -3,40 +3,28 @@
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, send_from_directory
 
-from fashion_classifier.storage import PredictionStore, StoreUnavailable
+from fashion_classifier.storage import SchemaNotReady, StoreUnavailable
 from fashion_classifier.web import metrics, openapi
 
 blueprint = Blueprint("ops", __name__)
 log = logging.getLogger(__name__)
 # Swagger UI, vendored from a pinned swagger-ui-dist release (tools/vendor-swagger-ui.sh).
 SWAGGER_DIR = Path(__file__).parent / "static" / "vendor" / "swagger-ui"
-
-
-class SchemaGuard:
-    """Creates the schema once per process, retrying on later requests if the store was down."""
-
-    def __init__(self, store: PredictionStore) -> None:
-        self._store = store
-        self._ready = False
-        self._lock = threading.Lock()
-
-    def ensure(self) -> None:
-        if self._ready:
-            return
-        with self._lock:
-            if not self._ready:
-                self._store.init_schema()
-                self._ready = True
+# What /readyz says about an unmigrated store: what to run, and no host or path.
+SCHEMA_NOT_READY = "the database schema is older than this app needs: run `fashion-classifier migrate` once"
 
 
 def ensure_schema() -> None:
-    """before_request hook of the pages and the API (not of the probes: /healthz must not need the store)."""
-    current_app.extensions["schema"].ensure()
+    """before_request hook of the pages and the API (not of the probes: /healthz must not need the store).
+
+    Only checks: the schema is made by `fashion-classifier migrate`, never by a serving worker
+    (two workers creating it at once on different nodes made uploads fail). Too old -> 503.
+    """
+    current_app.extensions["service"].store.check_schema()
 
 
 @blueprint.get("/healthz")
@@ -47,10 +35,14 @@ def healthz() -> Response:
 
 @blueprint.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Ready to serve: the model is loaded and the store answers."""
+    """Ready to serve: the model is loaded, the store answers and its schema is migrated."""
     service = current_app.extensions["service"]
     try:
         service.store.ping()
+        service.store.check_schema()
+    except SchemaNotReady as exc:
+        log.warning("not ready: %r", str(exc))
+        return jsonify(status="unavailable", model=service.classifier.version, store=SCHEMA_NOT_READY), 503
     except StoreUnavailable as exc:
         # The detail names hosts or a file path: the log gets it, the (public) probe does not.
         log.warning("not ready: %r", str(exc))

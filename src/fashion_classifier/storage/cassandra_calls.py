@@ -1,0 +1,86 @@
+"""Running statements against a deadline per store operation, retrying while time is left.
+
+Every statement of the store is idempotent, so trying one again (or sending it to a second
+coordinator, as the driver's speculative execution does) can never write anything twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from cassandra import OperationTimedOut, RequestExecutionException
+from cassandra.cluster import NoHostAvailable, Session
+from cassandra.connection import ConnectionException
+
+from fashion_classifier.storage.cassandra_session import OPERATION_DEADLINE_S
+
+UNAVAILABLE = (NoHostAvailable, OperationTimedOut, RequestExecutionException, ConnectionException, OSError)
+# Pause before trying a failed statement again: a coordinator that fails fast (a replica just
+# died, gossip has not said so yet) is usually followed by one that succeeds.
+RETRY_PAUSE_S = 0.05
+
+
+class DeadlineExceeded(Exception):
+    """The current store operation ran out of time (OPERATION_DEADLINE_S)."""
+
+
+class Calls:
+    """Executes statements on the session `connect` returns, within the current operation's deadline."""
+
+    def __init__(self, connect: Callable[[], Session]) -> None:
+        self._connect = connect
+        self._local = threading.local()  # per thread: when the current operation must end
+
+    @contextmanager
+    def operation(self) -> Iterator[None]:
+        """One store operation; a nested one shares the outer one's deadline."""
+        outermost = getattr(self._local, "at", None) is None
+        if outermost:
+            self._local.at = time.monotonic() + OPERATION_DEADLINE_S
+        try:
+            yield
+        finally:
+            if outermost:
+                self._local.at = None
+
+    def left(self, within: float | None = None) -> float:
+        """Seconds left for the current operation (or `within`, if sooner)."""
+        at = getattr(self._local, "at", None) or time.monotonic() + OPERATION_DEADLINE_S
+        return min(at - time.monotonic(), OPERATION_DEADLINE_S if within is None else within)
+
+    def execute(
+        self, statement: Any, values: tuple[Any, ...] | None = None, *, within: float | None = None
+    ) -> Any:
+        """Execute, trying again while time is left; DeadlineExceeded when none is."""
+        end = time.monotonic() + self.left(within)
+        failures = 0
+        while (left := end - time.monotonic()) > 0:
+            try:
+                return self._connect().execute(statement, values, timeout=left)
+            except NoHostAvailable:
+                if failures > 0:
+                    raise  # still nothing answers: say so now
+            except UNAVAILABLE:
+                pass
+            failures += 1
+            time.sleep(min(RETRY_PAUSE_S, max(0.0, end - time.monotonic())))
+        raise DeadlineExceeded()
+
+    def execute_each(self, pieces: list[tuple[Any, tuple[Any, ...]]]) -> None:
+        """Every statement on its own, all sent at once; one that fails is tried again in the deadline."""
+        session, left = self._connect(), self.left()
+        if left <= 0:
+            raise DeadlineExceeded()
+        sent = [
+            (statement, values, session.execute_async(statement, values, timeout=left))
+            for statement, values in pieces
+        ]
+        for statement, values, future in sent:
+            try:
+                future.result()
+            except UNAVAILABLE:
+                self.execute(statement, values)

@@ -1,0 +1,100 @@
+"""Cassandra connection settings: the URL, the driver's cluster object and its policies."""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from cassandra import ConsistencyLevel
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+from cassandra.policies import (
+    ConstantReconnectionPolicy,
+    ConstantSpeculativeExecutionPolicy,
+    DCAwareRoundRobinPolicy,
+    TokenAwarePolicy,
+)
+
+KEYSPACE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
+# A statement not answered after this long is sent to a second coordinator as well (all ours
+# are idempotent); the first answer wins. Far above a healthy answer (docs/failover.md: p99 of
+# a whole upload without a kill), far below the ~20 s a dead node takes to be declared down.
+SPECULATE_AFTER_S = 0.25
+SPECULATIVE_ATTEMPTS = 2  # up to three coordinators: with RF 3 one of them is alive
+# One store operation (an upload's writes, a page of history) gets this long in all, retries
+# included; past it the caller gets StoreUnavailable (a 503 with Retry-After), never a hang.
+OPERATION_DEADLINE_S = 1.5
+
+
+@dataclass(frozen=True)
+class Address:
+    hosts: list[str]
+    port: int
+    keyspace: str
+
+
+def parse_url(url: str) -> Address:
+    """cassandra://host1,host2:9042/keyspace (port defaults to 9042, keyspace to fashion_classifier)."""
+    rest = url.removeprefix("cassandra://")
+    hosts_part, _, keyspace = rest.partition("/")
+    port = 9042
+    if ":" in hosts_part:
+        hosts_part, _, port_text = hosts_part.rpartition(":")
+        port = int(port_text)
+    hosts = [h for h in hosts_part.split(",") if h]
+    if not hosts:
+        raise ValueError(f"DATABASE_URL {url!r}: expected cassandra://host1,host2:9042/keyspace")
+    return Address(hosts, port, keyspace or "fashion_classifier")
+
+
+def new_cluster(hosts: list[str], port: int, consistency: int) -> Cluster:
+    """The driver's Cluster with our policies; connect() it to get a session."""
+    profile = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        consistency_level=consistency,
+        request_timeout=OPERATION_DEADLINE_S,
+        speculative_execution_policy=ConstantSpeculativeExecutionPolicy(
+            SPECULATE_AFTER_S, SPECULATIVE_ATTEMPTS
+        ),
+    )
+    return Cluster(
+        hosts,
+        port=port,
+        protocol_version=5,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        reconnection_policy=ConstantReconnectionPolicy(1.0, max_attempts=None),
+        connect_timeout=5,
+        control_connection_timeout=5,
+        idle_heartbeat_interval=5,
+        # After DDL, the driver itself waits this long for the nodes to agree on the schema.
+        max_schema_agreement_wait=30,
+        # Without it, Nagle's algorithm meets the server's delayed ACK whenever a request
+        # spans several packets (a stored picture): bench/service.py measured 59 ms instead of 7.
+        sockopts=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    )
+
+
+def replication_map(text: str) -> dict[str, Any]:
+    """'SimpleStrategy:1' or 'NetworkTopologyStrategy:dc1=3,dc2=3' -> CQL replication options."""
+    strategy, _, options = text.partition(":")
+    if strategy == "SimpleStrategy" and options.isdigit():
+        return {"class": "SimpleStrategy", "replication_factor": int(options)}
+    if strategy == "NetworkTopologyStrategy" and options:
+        pairs = [item.split("=", 1) for item in options.split(",")]
+        if all(len(p) == 2 and KEYSPACE_NAME.match(p[0]) and p[1].isdigit() for p in pairs):
+            return {"class": "NetworkTopologyStrategy", **{dc: int(rf) for dc, rf in pairs}}
+    raise ValueError(
+        f"CASSANDRA_REPLICATION={text!r}: use SimpleStrategy:<factor> or NetworkTopologyStrategy:<dc>=<factor>,..."
+    )
+
+
+def cql_map(options: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"'{key}': '{value}'" for key, value in options.items()) + "}"
+
+
+def consistency_level(name: str) -> int:
+    level = ConsistencyLevel.name_to_value.get(name.upper())
+    if level is None:
+        raise ValueError(f"CASSANDRA_CONSISTENCY={name!r}: use e.g. ONE, QUORUM or LOCAL_QUORUM")
+    return int(level)

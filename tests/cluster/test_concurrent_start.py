@@ -1,0 +1,81 @@
+"""A fresh keyspace on the 3-node cluster, two app servers started at once, uploads at once.
+
+Before migrations, every gunicorn worker created the schema itself and another worker, whose
+coordinator had not received the new tables yet, answered 500 ("table feed_buckets does not
+exist"). Now `fashion-classifier migrate` runs first and waits for schema agreement; the
+servers must then answer every upload, from the first one, with no 5xx.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.cassandra_node import cluster_url
+from tests.e2e.conftest import Server, launch_server, migrate, stop_server
+from tests.pictures import dataset_png
+
+pytestmark = pytest.mark.cluster
+CLUSTER_ENV = {
+    "CASSANDRA_REPLICATION": "NetworkTopologyStrategy:datacenter1=3",
+    "CASSANDRA_CONSISTENCY": "QUORUM",
+}
+CLIENTS_PER_SERVER = 4
+UPLOADS_PER_CLIENT = 10
+
+
+def wait_listening(server: Server, seconds: float = 120) -> None:
+    """Until the socket accepts (gunicorn's master binds it before the workers boot)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"{server.url}/healthz", timeout=5)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise AssertionError(f"{server.url} never listened:\n{server.logs()}")
+
+
+def upload_burst(server: Server, start: threading.Barrier, number: int, statuses: list[int]) -> None:
+    png, _ = dataset_png(number)
+    session = requests.Session()
+    start.wait()
+    for _ in range(UPLOADS_PER_CLIENT):
+        answer = session.post(
+            f"{server.url}/api/v1/predictions", files={"file": (f"c{number}.png", png)}, timeout=120
+        )
+        statuses.append(answer.status_code)
+
+
+@pytest.mark.parametrize("run", range(1, 6))
+def test_two_servers_started_together_on_a_fresh_keyspace_answer_no_5xx(run: int, tmp_path: Path) -> None:
+    url = cluster_url(f"fc_start_{uuid.uuid4().hex[:8]}")
+    migrate(url, **CLUSTER_ENV)
+    servers = [launch_server(url, tmp_path / f"server{k}.log", **CLUSTER_ENV) for k in (1, 2)]
+    statuses: list[int] = []
+    try:
+        for server in servers:
+            wait_listening(server)
+        start = threading.Barrier(CLIENTS_PER_SERVER * len(servers))
+        clients = [
+            threading.Thread(target=upload_burst, args=(server, start, n, statuses))
+            for server in servers
+            for n in range(CLIENTS_PER_SERVER)
+        ]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join(timeout=600)
+        logs = "\n".join(server.logs() for server in servers)
+    finally:
+        for server in servers:
+            stop_server(server)
+    print(f"run {run}: {len(statuses)} uploads, status codes {sorted(set(statuses))}")
+    assert len(statuses) == CLIENTS_PER_SERVER * len(servers) * UPLOADS_PER_CLIENT
+    assert [s for s in statuses if s >= 500] == [], logs
+    assert set(statuses) == {201}

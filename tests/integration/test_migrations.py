@@ -1,0 +1,118 @@
+"""Schema migrations on both stores: fresh stores, stores made before migrations, re-runs."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cassandra.cluster import Cluster
+
+from fashion_classifier.storage import LATEST_VERSION, PredictionStore, SchemaNotReady, open_store
+from fashion_classifier.storage.migrations import BASELINE_CQL, BASELINE_SQLITE
+from tests.cassandra_node import cassandra_test_url, ensure_node
+from tests.integration.test_store_contract import IMAGE, all_pages, make_record
+
+
+def create_schema_of_main(url: str) -> None:
+    """The tables exactly as the app made them before migrations existed (no version table)."""
+    if url.startswith("sqlite:"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            for statement in BASELINE_SQLITE:
+                db.execute(statement)
+        return
+    hosts, _, keyspace = url.removeprefix("cassandra://").partition("/")
+    host, _, port = hosts.partition(",")[0].partition(":")
+    cluster = Cluster([host], port=int(port or 9042), protocol_version=5)
+    try:
+        session = cluster.connect()
+        session.execute(
+            f"CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+        )
+        for statement in BASELINE_CQL:
+            session.execute(statement.format(ks=keyspace))
+    finally:
+        cluster.shutdown()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("cassandra", marks=pytest.mark.cassandra)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/migrations.db"
+    return cassandra_test_url(f"fc_migrations_{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+def opened(url: str) -> Iterator[PredictionStore]:
+    store = open_store(url, consistency="ONE")
+    yield store
+    store.close()
+
+
+def test_a_fresh_store_refuses_to_serve_until_migrated(opened: PredictionStore) -> None:
+    assert opened.schema_version() == 0
+    with pytest.raises(SchemaNotReady, match="run `fashion-classifier migrate`"):
+        opened.check_schema()
+    assert opened.migrate() == ["1 baseline", "2 garment verdict"]
+    assert opened.schema_version() == LATEST_VERSION
+
+
+def test_migrating_step_by_step_ends_where_one_run_does(opened: PredictionStore) -> None:
+    assert opened.migrate(target=1) == ["1 baseline"]
+    assert opened.schema_version() == 1
+    assert opened.migrate() == ["2 garment verdict"]
+    with pytest.raises(ValueError, match="no schema version 9"):
+        opened.migrate(target=9)
+
+
+def test_a_store_made_before_migrations_keeps_its_records(url: str) -> None:
+    create_schema_of_main(url)
+    old_store = open_store(url, consistency="ONE")
+    old_store.check_schema()  # today's schema is the baseline: serving goes on during the upgrade
+    old = [make_record(timedelta(minutes=i), garment_score=0.9) for i in range(3)]
+    for record in old:
+        old_store.add(record, IMAGE)  # at version 1 the verdict has no column yet: not kept
+    assert old_store.migrate() == ["2 garment verdict"]  # the baseline is there already
+
+    store = open_store(url, consistency="ONE")  # a new process: sees version 2 at once
+    new = make_record(timedelta(minutes=5), garment_score=0.8)
+    store.add(new, IMAGE)
+    assert [r.id for r in all_pages(store, limit=2)] == [new.id, *(r.id for r in reversed(old))]
+    assert all(store.get(r.id).prediction.garment_score is None for r in old)  # type: ignore[union-attr]
+    assert store.get(new.id) == new
+    assert [r.id for r in all_pages(store, limit=5, garment=True)] == [new.id]
+    for opened in (old_store, store):
+        opened.close()
+
+
+def test_two_sqlite_migrators_at_once_apply_each_migration_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/race.db"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: open_store(url).migrate(), range(4)))
+    assert sorted(name for applied in results for name in applied) == ["1 baseline", "2 garment verdict"]
+    assert open_store(url).schema_version() == LATEST_VERSION
+
+
+@pytest.mark.cassandra
+def test_cassandra_migration_cut_short_can_run_again() -> None:
+    """A migrator killed after its DDL but before recording it: the next run completes it."""
+    keyspace = f"fc_migrations_{uuid.uuid4().hex[:10]}"
+    store = open_store(cassandra_test_url(keyspace), consistency="ONE")
+    store.migrate(target=1)
+    host, _, port = ensure_node().split(",")[0].partition(":")
+    cluster = Cluster([host], port=int(port or 9042), protocol_version=5)
+    try:
+        cluster.connect().execute(
+            f"ALTER TABLE {keyspace}.records ADD (garment_score double, is_garment boolean)"
+        )
+    finally:
+        cluster.shutdown()
+    assert store.migrate() == ["2 garment verdict"]
+    record = make_record(garment_score=0.3)
+    store.add(record, IMAGE)
+    assert store.get(record.id) == record
+    store.close()
