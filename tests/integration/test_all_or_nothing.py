@@ -60,7 +60,7 @@ def cassandra_store() -> Iterator[CassandraStore]:
     assert isinstance(store, CassandraStore)
     store.init_schema()
     yield store
-    store._connect().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}")
+    store._connect().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}", timeout=120)  # slow on a busy node
     store.close()
 
 
@@ -70,18 +70,18 @@ def test_cassandra_leaves_no_record_and_no_orphan_picture_after_a_failure(
     cassandra_store: CassandraStore, monkeypatch: pytest.MonkeyPatch, failing_batch: int
 ) -> None:
     records = [make_record(timedelta(seconds=n)) for n in range(4)]
-    real_execute = cassandra_store._execute
+    real_execute = cassandra_store._calls.execute
     batches: list[BatchStatement] = []
 
-    def execute(statement: Any, parameters: Any = None) -> Any:
+    def execute(statement: Any, parameters: Any = None, *, within: float | None = None) -> Any:
         """The cluster, except that the n-th record batch times out once (as under a node failure)."""
         if isinstance(statement, BatchStatement) and len(batches) < failing_batch:
             batches.append(statement)
             if len(batches) == failing_batch:
                 raise OperationTimedOut(errors={}, last_host="injected")
-        return real_execute(statement, parameters)
+        return real_execute(statement, parameters, within=within)
 
-    monkeypatch.setattr(cassandra_store, "_execute", execute)
+    monkeypatch.setattr(cassandra_store._calls, "execute", execute)
     with pytest.raises(StoreUnavailable):
         cassandra_store.add_many(pictures(records))
     assert nothing_of(cassandra_store, records)
