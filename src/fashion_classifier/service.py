@@ -142,8 +142,6 @@ class PredictionService:
             raise BadRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         if label is not None:
             _check_class(label)
-        if garment is None:
-            return self.store.list(limit=limit, cursor=cursor, label=label)
         return self.store.list(limit=limit, cursor=cursor, label=label, garment=garment)
 
     def get(self, record_id: uuid.UUID) -> Record:
