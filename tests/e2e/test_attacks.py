@@ -4,6 +4,7 @@ changed, never a 5xx; error bodies name no file path and no host."""
 from __future__ import annotations
 
 import base64
+import io
 import re
 import socket
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import Server, launch_server, start_server, stop_server, wait_until_ready
+from fashion_classifier.config import Settings
+from fashion_classifier.web import create_app
+from tests.e2e.conftest import Server, start_server, stop_server
 from tests.pictures import dataset_png, first_of_class
 
 EVIL = "https://evil.example"
@@ -153,21 +156,21 @@ def test_a_newline_in_the_path_forges_no_log_line(site: Server) -> None:
     assert not any(line.startswith("2026-01-01 CRITICAL forged") for line in lines)
 
 
-def test_a_broken_store_answers_503_without_naming_its_path(tmp_path: Path) -> None:
+def test_a_broken_store_answers_503_without_naming_its_path(tmp_path: Path, model_path: Path) -> None:
+    # In-process: `serve` now refuses to start on a store it cannot create (and says why on the
+    # console), so a store that breaks while serving is made here by blocking its folder.
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the database folder should be")
-    # No migration first: it would fail on this store, which is the point.
-    broken = launch_server(f"sqlite:///{blocker}/secret-name.db", tmp_path / "server.log")
-    assert wait_until_ready(broken, seconds=120, probe="/healthz"), broken.logs()
-    try:
-        answers = [
-            requests.get(f"{broken.url}/readyz", timeout=10),
-            requests.get(f"{broken.url}/api/v1/predictions", timeout=10),
-            requests.get(f"{broken.url}/history", timeout=10),
-            upload(broken),
-        ]
-    finally:
-        stop_server(broken)
+    settings = Settings(database_url=f"sqlite:///{blocker}/secret-name.db", model_path=model_path)
+    client = create_app(settings).test_client()
+    picture = io.BytesIO(dataset_png(0)[0])
+    answers = [
+        client.get("/readyz"),
+        client.get("/api/v1/predictions"),
+        client.get("/history"),
+        client.post("/api/v1/predictions", data={"file": (picture, "x.png")}),
+    ]
     for answer in answers:
-        assert answer.status_code == 503, answer.text[:300]
-        assert "secret-name" not in answer.text and str(tmp_path) not in answer.text
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 503, text[:300]
+        assert "secret-name" not in text and str(tmp_path) not in text
