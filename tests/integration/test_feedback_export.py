@@ -53,6 +53,7 @@ def test_a_file_name_that_looks_like_a_formula_is_exported_as_text(
     tmp_path: Path, model_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = f"sqlite:///{tmp_path}/formula.db"
+    open_store(database).migrate()
     client = create_app(Settings(database_url=database, model_path=model_path)).test_client()
     name = "=cmd|'/C calc'!A0.png"
     files = {"file": [(io.BytesIO(dataset_png(first_of_class(0))[0]), name)]}

@@ -12,6 +12,7 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
 from fashion_classifier.config import Settings
+from fashion_classifier.storage import open_store
 from fashion_classifier.web import create_app
 from tests.pictures import dataset_png, first_of_class
 
@@ -19,6 +20,7 @@ from tests.pictures import dataset_png, first_of_class
 @pytest.fixture
 def client(tmp_path: Path, model_path: Path) -> FlaskClient:
     settings = Settings(database_url=f"sqlite:///{tmp_path}/openapi.db", model_path=model_path)
+    open_store(settings.database_url).migrate()  # as every deployment does before serving
     return create_app(settings).test_client()
 
 

@@ -101,7 +101,7 @@ def create_predictions() -> tuple[Response, int]:
                 properties:
                   predictions: {type: array, items: {$ref: "#/components/schemas/Prediction"}}
         "400": {description: No file or too many files., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
-        "403": {description: Sent by a page of another web site (Sec-Fetch-Site, Origin or Referer)., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "403": {description: "Sent by a page of another web site (Sec-Fetch-Site, Origin or Referer).", content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "413": {description: Upload or picture too large., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "415": {description: Not a supported picture format., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "422": {description: A damaged picture., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
@@ -208,7 +208,7 @@ def post_feedback(record_id: uuid.UUID) -> Response:
       responses:
         "200": {description: The prediction with its correction., content: {application/json: {schema: {$ref: "#/components/schemas/Prediction"}}}}
         "400": {description: Unknown class or bad body., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
-        "403": {description: Sent by a page of another web site (Sec-Fetch-Site, Origin or Referer)., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "403": {description: "Sent by a page of another web site (Sec-Fetch-Site, Origin or Referer).", content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "404": {description: No such prediction., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "503": {description: Store unavailable., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
     """
