@@ -117,6 +117,8 @@ def test_uploads_through_8987_are_listed(first_uploads: set[str]) -> None:
 
 
 def test_cassandra_admits_only_the_passwords_given(first_uploads: set[str]) -> None:
+    roles = podman("logs", CASSANDRA)
+    assert "cassandra-roles: role fashion ready" in roles.stdout + roles.stderr, roles.stderr[-3000:]
     for refused in (cqlsh("-e", CQL_READY), cqlsh("-u", "cassandra", "-p", "cassandra", "-e", CQL_READY)):
         assert refused.returncode != 0, refused.stdout
         assert "authenticat" in (refused.stdout + refused.stderr).lower(), refused.stderr
