@@ -25,7 +25,14 @@ until cql "$super" "SELECT release_version FROM system.local" \
     fi
     sleep 10
 done
-if ! cql "$super" "CREATE ROLE IF NOT EXISTS $user WITH LOGIN = true AND PASSWORD = '$password'; ALTER ROLE $user WITH PASSWORD = '$password' AND LOGIN = true"; then
+app_login() {
+    cqlsh 127.0.0.1 -u "$user" -p "$password" -e "SELECT release_version FROM system.local" >/dev/null 2>&1
+}
+
+# Cassandra 5.0 refuses a second password change of a role within 5 s, so no ALTER right after
+# the CREATE: only a role that already existed, with another password or without LOGIN.
+if ! { cql "$super" "CREATE ROLE IF NOT EXISTS $user WITH LOGIN = true AND PASSWORD = '$password'" \
+    && { app_login || cql "$super" "ALTER ROLE $user WITH PASSWORD = '$password' AND LOGIN = true"; }; }; then
     echo "cassandra-roles: could not create role $user" >&2
     exit 1
 fi

@@ -97,9 +97,11 @@ def upload_by_api(*labels: str, url: str = APP_URL) -> list[dict]:
 
 
 def upload_by_form(label: str, *, url: str = APP_URL) -> str:
-    """POST one photo through the upload page's form; the result page."""
+    """POST one photo through the upload page's form; the result page it redirects to."""
     answer = requests.post(f"{url}/upload", files={"file": photo(label)}, timeout=60)
-    assert answer.status_code == 201, answer.text[:2000]
+    # Post/redirect/get: 303 to the results page, which shows the picture and its class.
+    assert [step.status_code for step in answer.history] == [303], answer.text[:2000]
+    assert answer.status_code == 200, answer.text[:2000]
     assert label in answer.text
     return answer.text
 

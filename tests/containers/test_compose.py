@@ -1,13 +1,14 @@
 """deploy/compose.yaml run for real with podman-compose, and the app's hardening at run time.
 
 `up -d` builds the app image, both health checks reach healthy, the app starts only once
-Cassandra is healthy, uploads go through 8987; the records outlive `down` + `up` (the volume)
-and a restart of the app container alone.
+Cassandra is healthy, uploads go through 8987; Cassandra refuses logins without the passwords;
+the records outlive `down` + `up` (the volume) and a restart of the app container alone.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -34,12 +35,20 @@ pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]
 PROJECT = "fashion-classifier"  # `name:` in deploy/compose.yaml
 CASSANDRA, APP = f"{PROJECT}_cassandra_1", f"{PROJECT}_app_1"
 APP_UID = "10001"
+# Passwords for this run only, new each run and never written down: compose takes them from the
+# environment, as it would from deploy/.env (which the shell's values override).
+CREDENTIALS = {
+    "CASSANDRA_SUPERUSER_PASSWORD": secrets.token_hex(24),
+    "CASSANDRA_USERNAME": "fashion",
+    "CASSANDRA_PASSWORD": secrets.token_hex(24),
+}
+CQL_READY = "SELECT release_version FROM system.local"
 STAMP = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.(\d+))?\s*(Z|[+-]\d\d:?\d\d)?")
 
 
 def compose(*args: str, timeout: float = 1800) -> None:
     """tools/containers/compose.sh ARGS: podman-compose on deploy/compose.yaml, as the README runs it."""
-    env = {**ENV, "PODMAN_COMPOSE": str(Path(sys.executable).with_name("podman-compose"))}
+    env = {**ENV, **CREDENTIALS, "PODMAN_COMPOSE": str(Path(sys.executable).with_name("podman-compose"))}
     command = [str(TOOLS / "compose.sh"), *args]
     done = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, (
@@ -53,6 +62,11 @@ def up(timings: dict[str, float | str], key: str, *args: str) -> None:
     compose("up", "-d", *args)
     wait_healthy(CASSANDRA, APP)
     timings[key] = round(time.monotonic() - started, 1)
+
+
+def cqlsh(*args: str) -> subprocess.CompletedProcess[str]:
+    """cqlsh ARGS inside the Cassandra container (on 127.0.0.1, as its health check runs it)."""
+    return podman("exec", CASSANDRA, "cqlsh", *args, timeout=120, check=False)
 
 
 def timestamp(text: str) -> datetime:
@@ -100,6 +114,21 @@ def test_app_starts_only_after_cassandra_is_healthy(stack: None) -> None:
 
 def test_uploads_through_8987_are_listed(first_uploads: set[str]) -> None:
     assert len(first_uploads) == 2
+
+
+def test_cassandra_admits_only_the_passwords_given(first_uploads: set[str]) -> None:
+    roles = podman("logs", CASSANDRA)
+    assert "cassandra-roles: role fashion ready" in roles.stdout + roles.stderr, roles.stderr[-3000:]
+    for refused in (cqlsh("-e", CQL_READY), cqlsh("-u", "cassandra", "-p", "cassandra", "-e", CQL_READY)):
+        assert refused.returncode != 0, refused.stdout
+        assert "authenticat" in (refused.stdout + refused.stderr).lower(), refused.stderr
+
+    superuser = cqlsh("-u", "cassandra", "-p", CREDENTIALS["CASSANDRA_SUPERUSER_PASSWORD"], "-e", CQL_READY)
+    assert superuser.returncode == 0, superuser.stderr
+    user, password = CREDENTIALS["CASSANDRA_USERNAME"], CREDENTIALS["CASSANDRA_PASSWORD"]
+    rows = cqlsh("-u", user, "-p", password, "-e", "SELECT id FROM fashion_classifier.records;")
+    assert rows.returncode == 0, rows.stderr
+    assert all(record in rows.stdout for record in first_uploads), rows.stdout
 
 
 def test_app_runs_as_uid_10001_on_a_read_only_root(stack: None) -> None:
