@@ -57,7 +57,6 @@ test: install-dev lint
 	PYTHON=$(abspath $(PY)) $(CASSANDRA) start
 	set +e; $(PY) -m pytest -m "not cluster and not containers" $(PYTEST_ARGS); status=$$?; \
 	  [ -n "$$KEEP_CASSANDRA" ] || $(CASSANDRA) stop; exit $$status
-	$(MAKE) test-containers
 
 # Failover on a 3-node cluster (heavy: about 5 GB of RAM); results go to docs/failover.md.
 test-cluster: install-dev
