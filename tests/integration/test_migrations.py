@@ -91,8 +91,8 @@ def test_a_store_made_before_migrations_keeps_its_records(url: str) -> None:
 
 def test_two_sqlite_migrators_at_once_apply_each_migration_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/race.db"
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: open_store(url).migrate(), range(4)))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: open_store(url).migrate(), range(8)))
     assert sorted(name for applied in results for name in applied) == ["1 baseline", "2 garment verdict"]
     assert open_store(url).schema_version() == LATEST_VERSION
 

@@ -6,6 +6,7 @@ import builtins
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from fashion_classifier.storage.migrations import (
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"""
 COLUMNS = "id, created_at, filename, label, probabilities, model_version, width, height, corrected_label"
+WAL_ATTEMPTS = 100  # 0.1 s apart
 GARMENT_COLUMNS = COLUMNS + ", garment_score, is_garment"
 
 
@@ -61,7 +63,7 @@ class SQLiteStore:
             except OSError as exc:  # e.g. a file where the folder should be: unavailable, not a 500
                 raise sqlite3.OperationalError(f"cannot create the folder of {self.path}: {exc}") from exc
             connection = sqlite3.connect(self.path, timeout=15, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
+            _use_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
             connection.execute("PRAGMA foreign_keys=ON")
             self._local.connection = connection
@@ -239,3 +241,20 @@ def _record(row: tuple[Any, ...]) -> Record:
         height=height,
         corrected_label=corrected,
     )
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Write-ahead logging: readers never wait for the writer.
+
+    Switching a brand-new file to WAL needs it alone for a moment, and SQLite answers "locked"
+    at once (without its busy wait) to a second connection doing the same: workers or migrators
+    starting together met that in CI. So try again for a few seconds.
+    """
+    for attempt in range(WAL_ATTEMPTS):
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(0.1)
