@@ -14,9 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.containers.podman import ROOT, TOOLS, podman
+from tests.containers.podman import ROOT, TOOLS
 
-APP_IMAGE = "fashion-classifier"  # the README's tag
 TIMINGS = ROOT / "test-artifacts" / "containers.json"
 
 
@@ -42,22 +41,3 @@ def base_images(timings: dict[str, float | str]) -> None:
     )
     assert done.returncode == 0, f"tools/containers/base-images.sh failed:\n{done.stderr[-4000:]}"
     timings["base_images_s"] = round(time.monotonic() - started, 1)
-
-
-@pytest.fixture(scope="session")
-def app_image(base_images: None, timings: dict[str, float | str]) -> str:
-    """The serving image, built as the README builds it: podman build -f deploy/Dockerfile ."""
-    started = time.monotonic()
-    podman(
-        "build",
-        "--quiet",
-        "-f",
-        str(ROOT / "deploy" / "Dockerfile"),
-        "-t",
-        APP_IMAGE,
-        str(ROOT),
-        timeout=1800,
-    )
-    timings["app_image_build_s"] = round(time.monotonic() - started, 1)
-    timings["app_image_bytes"] = int(podman("image", "inspect", "--format", "{{.Size}}", APP_IMAGE).stdout)
-    return APP_IMAGE

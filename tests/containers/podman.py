@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from fashion_classifier import CLASSES
@@ -19,6 +21,19 @@ ENV = {**os.environ, "CONTAINERS_CONF": str(TOOLS / "containers.conf"), "BUILDAH
 # podman plus the health-check timer and `wait --condition=healthy` that podman 4.3 lacks here.
 HEALTHY_WAIT = TOOLS / "podman-healthy-wait"
 APP_URL = "http://127.0.0.1:8987"
+
+
+def require_free_port(port: int) -> None:
+    """Fail at once, saying why, when something on this machine already listens on `port`."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError as error:
+            pytest.fail(
+                f"port {port} is taken ({error.strerror}): the containers publish the app there. "
+                f"Stop what listens on it (`ss -ltnp 'sport = :{port}'` names it) and run again."
+            )
 
 
 def podman(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -24,6 +24,7 @@ from tests.containers.podman import (
     inspect,
     listed_ids,
     podman,
+    require_free_port,
     upload_by_api,
     upload_by_form,
     wait_healthy,
@@ -81,6 +82,7 @@ def timestamp(text: str) -> datetime:
 @pytest.fixture(scope="module")
 def stack(base_images: None, timings: dict[str, float | str]) -> Iterator[None]:
     """The compose stack from an empty volume; removed with its volume afterwards."""
+    require_free_port(8987)
     compose("down", "-v")
     try:
         up(timings, "compose_up_build_to_healthy_s", "--build")
