@@ -24,7 +24,8 @@ APP_URL = "http://127.0.0.1:8987"
 
 
 def require_free_port(port: int) -> None:
-    """Fail at once, saying why, when something on this machine already listens on `port`."""
+    """Fail at once, saying why, when something on this machine already listens on `port`, or a
+    removed container's port forwarding still sends it elsewhere."""
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -34,6 +35,18 @@ def require_free_port(port: int) -> None:
                 f"port {port} is taken ({error.strerror}): the containers publish the app there. "
                 f"Stop what listens on it (`ss -ltnp 'sport = :{port}'` names it) and run again."
             )
+    # A container whose clean-up never ran (its podman process killed) leaves netavark's DNAT
+    # rule behind: connections to the port then fail with "No route to host".
+    rules = subprocess.run(
+        ["iptables", "-t", "nat", "-S", "NETAVARK-HOSTPORT-DNAT"], capture_output=True, text=True, check=False
+    ).stdout
+    stale = [rule for rule in rules.splitlines() if f"--dport {port} " in rule]
+    if stale:
+        pytest.fail(
+            f"no container publishes {port}, yet podman's port forwarding for it is still there "
+            f"(a container removed without its clean-up):\n{stale[0]}\n"
+            f"Delete it with `iptables -t nat -D {stale[0].removeprefix('-A ')}` and run again."
+        )
 
 
 def podman(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -133,6 +133,15 @@ def test_cassandra_admits_only_the_passwords_given(first_uploads: set[str]) -> N
     assert all(record in rows.stdout for record in first_uploads), rows.stdout
 
 
+def test_credentials_come_from_the_environment_not_the_image(stack: None) -> None:
+    image_env = podman(
+        "image", "inspect", "--format", "{{json .Config.Env}}", "fashion-classifier:local"
+    ).stdout
+    assert "CASSANDRA_PASSWORD" not in image_env and "CASSANDRA_USERNAME" not in image_env, image_env
+    app_env = podman("exec", APP, "printenv", "CASSANDRA_PASSWORD").stdout.strip()
+    assert app_env == CREDENTIALS["CASSANDRA_PASSWORD"]
+
+
 def test_app_runs_as_uid_10001_on_a_read_only_root(stack: None) -> None:
     status = podman("exec", APP, "cat", "/proc/1/status").stdout
     uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))

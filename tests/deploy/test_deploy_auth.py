@@ -54,7 +54,7 @@ def test_compose_switches_cassandra_to_password_authentication() -> None:
 
 def test_compose_takes_passwords_from_the_environment_only() -> None:
     services = compose()["services"]
-    for service in ("cassandra", "app"):
+    for service in ("cassandra", "migrate", "app"):
         password = services[service]["environment"]["CASSANDRA_PASSWORD"]
         assert password.startswith("${CASSANDRA_PASSWORD:?"), f"{service}: a password must not have a default"
     assert services["cassandra"]["environment"]["CASSANDRA_SUPERUSER_PASSWORD"].startswith("${")
@@ -66,7 +66,11 @@ def test_the_image_carries_no_credentials(final_stage: Stage) -> None:
 
 
 def test_kubernetes_takes_credentials_from_a_secret_that_is_not_committed() -> None:
-    for workload in ("Deployment/fashion-classifier", "StatefulSet/cassandra"):
+    for workload in (
+        "Deployment/fashion-classifier",
+        "Job/fashion-classifier-migrate",
+        "StatefulSet/cassandra",
+    ):
         sources = env_sources(workload)
         assert sources["CASSANDRA_PASSWORD"]["secretKeyRef"]["name"] == "cassandra-credentials"
     assert "CASSANDRA_SUPERUSER_PASSWORD" in env_sources("StatefulSet/cassandra")
