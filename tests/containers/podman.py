@@ -49,6 +49,17 @@ def require_free_port(port: int) -> None:
         )
 
 
+def require_not_running(*names: str) -> None:
+    """Fail at once when a container of these names runs: someone else's stack, never to be removed here."""
+    running = set(podman("ps", "--format", "{{.Names}}").stdout.split()) & set(names)
+    if running:
+        pytest.fail(
+            f"{', '.join(sorted(running))} already running on this machine: another test run or a "
+            f"user's stack uses the names and port deploy/ fixes. Stop it (`podman rm -f NAME`, or "
+            f"`tools/containers/compose.sh down`) when it is done, and run again."
+        )
+
+
 def podman(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run `podman ARGS`; on failure the assertion shows podman's own message."""
     done = subprocess.run(

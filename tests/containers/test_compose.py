@@ -25,6 +25,7 @@ from tests.containers.podman import (
     listed_ids,
     podman,
     require_free_port,
+    require_not_running,
     upload_by_api,
     upload_by_form,
     wait_healthy,
@@ -34,7 +35,7 @@ from tests.containers.podman import (
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]
 
 PROJECT = "fashion-classifier"  # `name:` in deploy/compose.yaml
-CASSANDRA, APP = f"{PROJECT}_cassandra_1", f"{PROJECT}_app_1"
+CASSANDRA, MIGRATE, APP = (f"{PROJECT}_{service}_1" for service in ("cassandra", "migrate", "app"))
 APP_UID = "10001"
 # Passwords for this run only, new each run and never written down: compose takes them from the
 # environment, as it would from deploy/.env (which the shell's values override).
@@ -80,8 +81,9 @@ def timestamp(text: str) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def stack(base_images: None, timings: dict[str, float | str]) -> Iterator[None]:
+def stack(machine_lock: None, base_images: None, timings: dict[str, float | str]) -> Iterator[None]:
     """The compose stack from an empty volume; removed with its volume afterwards."""
+    require_not_running(CASSANDRA, MIGRATE, APP)
     require_free_port(8987)
     compose("down", "-v")
     try:

@@ -22,6 +22,7 @@ from tests.containers.podman import (
     logs,
     remove,
     require_free_port,
+    require_not_running,
     upload_by_api,
     upload_by_form,
     wait_ready,
@@ -62,13 +63,14 @@ def timed(timings: dict[str, float | str], key: str, started: float) -> None:
 
 
 @pytest.fixture
-def read_back(base_images: None, timings: dict[str, float | str]) -> Iterator[list[Step]]:
+def read_back(machine_lock: None, base_images: None, timings: dict[str, float | str]) -> Iterator[list[Step]]:
     """Every README step up to the first `exec`, run; yields the `exec` steps, to run after uploads."""
     steps = manual_steps()
     verbs = [step.verb for step in steps]
     assert "migrate" in steps[verbs.index("run", verbs.index("build"))].argv, "README: migrate before serving"
     first_read = next(index for index, step in enumerate(steps) if step.verb == "exec" and not step.wait)
     setup, after = steps[:first_read], steps[first_read:]
+    require_not_running(APP, CASSANDRA)
     require_free_port(8987)
     remove(containers=(APP, CASSANDRA), networks=(NETWORK,))
     try:
