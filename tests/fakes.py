@@ -1,4 +1,8 @@
-"""An in-memory PredictionStore: the only fake in the suite, for service-level unit tests."""
+"""An in-memory PredictionStore: the only fake in the suite, for service-level unit tests.
+
+It subclasses the Protocol, so mypy (which checks tests/ too) fails when the two drift apart,
+and it pages with the same rows.page_of as the real stores.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ import uuid
 from collections.abc import Sequence
 
 from fashion_classifier.records import Cursor, Page, Record, StoredImage
-from fashion_classifier.storage import LATEST_VERSION, StoreUnavailable
+from fashion_classifier.storage import DEFAULT_PAGE_SIZE, LATEST_VERSION, PredictionStore, StoreUnavailable
 from fashion_classifier.storage.migrations import require_serving
+from fashion_classifier.storage.rows import fetch_size, page_of
 
 
-class MemoryStore:
+class MemoryStore(PredictionStore):
     def __init__(self) -> None:
         self.records: dict[uuid.UUID, Record] = {}
         self.images: dict[uuid.UUID, StoredImage] = {}
@@ -65,7 +70,7 @@ class MemoryStore:
     def list(
         self,
         *,
-        limit: int = 20,
+        limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
         label: str | None = None,
         garment: bool | None = None,
@@ -77,9 +82,7 @@ class MemoryStore:
             rows = [r for r in rows if (r.created_at, r.id) < (after.created_at, after.id)]
         rows = [r for r in rows if label is None or r.label == label]
         rows = [r for r in rows if garment is None or r.prediction.is_garment is garment]
-        page = rows[:limit]
-        more = len(rows) > limit
-        return Page(page, Cursor.after(page[-1]).encode() if more else None)
+        return page_of(rows[: fetch_size(limit)], limit)
 
     def set_correction(self, record_id: uuid.UUID, label: str) -> Record | None:
         self._check()

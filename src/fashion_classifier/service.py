@@ -158,7 +158,9 @@ class PredictionService:
         if not uploads:
             raise BadRequest("no file was sent; attach a picture in the form field 'file'")
         if len(uploads) > self._limits.max_files_per_request:
-            raise BadRequest(f"{len(uploads)} files sent; send at most {self._limits.max_files_per_request} at once")
+            raise BadRequest(
+                f"{len(uploads)} files sent; send at most {self._limits.max_files_per_request} at once"
+            )
         total = 0
         for upload in uploads:
             with _named(upload):
