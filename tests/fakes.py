@@ -6,6 +6,7 @@ and it pages with the same rows.page_of as the real stores.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import threading
 import uuid
@@ -29,7 +30,7 @@ class MemoryStore(PredictionStore):
         if self.down:
             raise StoreUnavailable("memory store switched off by the test")
 
-    def migrate(self, *, target: int | None = None) -> list[str]:
+    def migrate(self, *, target: int | None = None) -> builtins.list[str]:
         self._check()
         last = LATEST_VERSION if target is None else target
         applied = [str(v) for v in range(self.version + 1, last + 1)]
@@ -92,7 +93,7 @@ class MemoryStore(PredictionStore):
         self.records[record_id] = dataclasses.replace(record, corrected_label=label)
         return self.records[record_id]
 
-    def corrected(self) -> list[Record]:
+    def corrected(self) -> builtins.list[Record]:
         return [r for r in self.records.values() if r.corrected_label]
 
     def ping(self) -> None:
