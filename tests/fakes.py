@@ -37,9 +37,6 @@ class MemoryStore(PredictionStore):
         self.version = max(self.version, last)
         return applied
 
-    def init_schema(self) -> None:
-        self.migrate()
-
     def schema_version(self) -> int:
         self._check()
         return self.version

@@ -213,7 +213,7 @@ def test_unreachable_cassandra_fails_fast_with_a_clear_error() -> None:
 def test_cassandra_write_replayed_by_a_driver_retry_changes_nothing() -> None:
     """A retried write reaches the node again with the same timestamp; the record must not double."""
     store = open_store(cassandra_test_url(f"fc_replay_{uuid.uuid4().hex[:10]}"), consistency="ONE")
-    store.init_schema()
+    store.migrate()
     record = make_record()
     store.ping()  # opens the session, so the cluster below is the one that writes
     # The driver resends a retried request as it was, client timestamp included: do the same.

@@ -56,9 +56,6 @@ class CassandraStore(CassandraConnection):
             replication = cql_map(self.replication)
             return cassandra_schema.migrate(self._connect(), self.keyspace, replication, target=target)
 
-    def init_schema(self) -> None:
-        self.migrate()
-
     def check_schema(self) -> None:
         require_serving(self._version.get(self.schema_version), f"{self.where}, keyspace {self.keyspace}")
 

@@ -102,9 +102,6 @@ class SQLiteStore:
                 _apply(db, todo[0])
             done.append(f"{todo[0].version} {todo[0].name}")
 
-    def init_schema(self) -> None:
-        self.migrate()
-
     def schema_version(self) -> int:
         try:
             return _applied_version(self._connection())
