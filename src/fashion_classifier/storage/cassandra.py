@@ -29,13 +29,12 @@ from fashion_classifier.storage.cassandra_rows import (
     bucket_of,
     feed_name,
     feeds_of,
-    row_values,
     to_record,
     utc,
 )
 from fashion_classifier.storage.cassandra_session import cql_map
 from fashion_classifier.storage.migrations import require_serving
-from fashion_classifier.storage.rows import fetch_size, page_of
+from fashion_classifier.storage.rows import fetch_size, page_of, record_values
 
 # A logged batch first writes its batchlog to two other nodes. When one of them has just died,
 # and gossip has not said so yet (~15 s in docs/failover.md), that write waits for the server's
@@ -94,7 +93,7 @@ class CassandraStore(CassandraConnection):
         self, record: Record, garment: bool
     ) -> builtins.list[tuple[PreparedStatement, tuple[Any, ...]]]:
         bucket = bucket_of(record.created_at)
-        fields = row_values(record, garment=garment)
+        fields = record_values(record, garment=garment)
         pieces = [(self._prepared("insert_record", garment), fields)]
         for feed in feeds_of(record, garment=garment):
             pieces.append((self._prepared("insert_feed", garment), (feed, bucket, *fields)))

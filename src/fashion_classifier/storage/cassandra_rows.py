@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fashion_classifier.records import Record
-from fashion_classifier.storage.rows import GARMENT_COLUMNS, record_from, record_values
+from fashion_classifier.storage.rows import GARMENT_COLUMNS, record_from
 
 # {fields}: rows.column_list() (with the verdict's columns once the schema has them).
 STATEMENTS = {
@@ -53,10 +53,6 @@ def feeds_of(record: Record, *, garment: bool = True) -> list[str]:
     if garment and verdict is not None:
         feeds += [feed_name(None, verdict), feed_name(record.label, verdict)]
     return feeds
-
-
-def row_values(record: Record, *, garment: bool) -> tuple[Any, ...]:
-    return record_values(record, garment=garment)
 
 
 def utc(moment: datetime) -> datetime:
