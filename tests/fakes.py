@@ -91,7 +91,7 @@ class MemoryStore(PredictionStore):
         return self.records[record_id]
 
     def corrected(self) -> builtins.list[Record]:
-        return [r for r in self.records.values() if r.corrected_label]
+        return sorted((r for r in self.records.values() if r.corrected_label), key=lambda r: r.created_at)
 
     def ping(self) -> None:
         self._check()
