@@ -116,3 +116,22 @@ def test_cassandra_migration_cut_short_can_run_again() -> None:
     store.add(record, IMAGE)
     assert store.get(record.id) == record
     store.close()
+
+
+@pytest.mark.cassandra
+def test_a_store_being_upgraded_still_serves_at_the_baseline() -> None:
+    """The moment between the migrator creating schema_migrations and recording a version in it."""
+    url = cassandra_test_url(f"fc_upgrading_{uuid.uuid4().hex[:10]}")
+    create_schema_of_main(url)
+    store = open_store(url, consistency="ONE")
+    try:
+        store.ping()  # opens the session
+        keyspace = url.rpartition("/")[2]
+        store._connect().execute(  # type: ignore[attr-defined]
+            f"CREATE TABLE {keyspace}.schema_migrations (version int PRIMARY KEY, name text, applied_at timestamp)",
+            timeout=60,
+        )
+        assert store.schema_version() == 1
+        store.check_schema()  # serves: no SchemaNotReady
+    finally:
+        store.close()
