@@ -13,6 +13,7 @@ import pytest
 from cassandra.cluster import Cluster
 
 from fashion_classifier.storage import LATEST_VERSION, PredictionStore, SchemaNotReady, open_store
+from fashion_classifier.storage.cassandra_schema import DDL_TIMEOUT_S
 from fashion_classifier.storage.migrations import BASELINE_CQL, BASELINE_SQLITE
 from tests.cassandra_node import cassandra_test_url, ensure_node
 from tests.integration.test_store_contract import IMAGE, all_pages, make_record
@@ -30,11 +31,13 @@ def create_schema_of_main(url: str) -> None:
     cluster = Cluster([host], port=int(port or 9042), protocol_version=5)
     try:
         session = cluster.connect()
+        # Schema statements on a busy node can take longer than the driver's 10 s default.
         session.execute(
-            f"CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+            f"CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}",
+            timeout=DDL_TIMEOUT_S,
         )
         for statement in BASELINE_CQL:
-            session.execute(statement.format(ks=keyspace))
+            session.execute(statement.format(ks=keyspace), timeout=DDL_TIMEOUT_S)
     finally:
         cluster.shutdown()
 
