@@ -6,18 +6,24 @@ times and sizes go to test-artifacts/containers.json, never into an assertion.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.containers.podman import ROOT, TOOLS, podman
+from tests.containers.podman import ROOT, TOOLS
 
-APP_IMAGE = "fashion-classifier"  # the README's tag
 TIMINGS = ROOT / "test-artifacts" / "containers.json"
+# deploy/ fixes the network, the port and the container names: runs of these tests on one machine
+# (several checkouts, CI) take turns on this lock instead of removing each other's containers.
+LOCK = Path("/run/lock" if os.access("/run/lock", os.W_OK) else "/tmp") / "fashion-classifier-containers.lock"
+LOCK_WAIT_S = 1800
 
 
 @pytest.fixture(scope="session")
@@ -45,19 +51,20 @@ def base_images(timings: dict[str, float | str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_image(base_images: None, timings: dict[str, float | str]) -> str:
-    """The serving image, built as the README builds it: podman build -f deploy/Dockerfile ."""
-    started = time.monotonic()
-    podman(
-        "build",
-        "--quiet",
-        "-f",
-        str(ROOT / "deploy" / "Dockerfile"),
-        "-t",
-        APP_IMAGE,
-        str(ROOT),
-        timeout=1800,
-    )
-    timings["app_image_build_s"] = round(time.monotonic() - started, 1)
-    timings["app_image_bytes"] = int(podman("image", "inspect", "--format", "{{.Size}}", APP_IMAGE).stdout)
-    return APP_IMAGE
+def machine_lock() -> Iterator[None]:
+    """This run's turn with the fixed names (deewhy-network, 8987, the compose project)."""
+    with LOCK.open("a+") as handle:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.seek(0)
+                    pytest.fail(f"{LOCK} stayed held for {LOCK_WAIT_S} s by: {handle.read().strip()}")
+                time.sleep(5)
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}, {ROOT}\n")
+        handle.flush()
+        yield

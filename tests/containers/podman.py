@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from fashion_classifier import CLASSES
@@ -19,6 +21,43 @@ ENV = {**os.environ, "CONTAINERS_CONF": str(TOOLS / "containers.conf"), "BUILDAH
 # podman plus the health-check timer and `wait --condition=healthy` that podman 4.3 lacks here.
 HEALTHY_WAIT = TOOLS / "podman-healthy-wait"
 APP_URL = "http://127.0.0.1:8987"
+
+
+def require_free_port(port: int) -> None:
+    """Fail at once, saying why, when something on this machine already listens on `port`, or a
+    removed container's port forwarding still sends it elsewhere."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError as error:
+            pytest.fail(
+                f"port {port} is taken ({error.strerror}): the containers publish the app there. "
+                f"Stop what listens on it (`ss -ltnp 'sport = :{port}'` names it) and run again."
+            )
+    # A container whose clean-up never ran (its podman process killed) leaves netavark's DNAT
+    # rule behind: connections to the port then fail with "No route to host".
+    rules = subprocess.run(
+        ["iptables", "-t", "nat", "-S", "NETAVARK-HOSTPORT-DNAT"], capture_output=True, text=True, check=False
+    ).stdout
+    stale = [rule for rule in rules.splitlines() if f"--dport {port} " in rule]
+    if stale:
+        pytest.fail(
+            f"no container publishes {port}, yet podman's port forwarding for it is still there "
+            f"(a container removed without its clean-up):\n{stale[0]}\n"
+            f"Delete it with `iptables -t nat -D {stale[0].removeprefix('-A ')}` and run again."
+        )
+
+
+def require_not_running(*names: str) -> None:
+    """Fail at once when a container of these names runs: someone else's stack, never to be removed here."""
+    running = set(podman("ps", "--format", "{{.Names}}").stdout.split()) & set(names)
+    if running:
+        pytest.fail(
+            f"{', '.join(sorted(running))} already running on this machine: another test run or a "
+            f"user's stack uses the names and port deploy/ fixes. Stop it (`podman rm -f NAME`, or "
+            f"`tools/containers/compose.sh down`) when it is done, and run again."
+        )
 
 
 def podman(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:

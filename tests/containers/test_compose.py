@@ -24,6 +24,8 @@ from tests.containers.podman import (
     inspect,
     listed_ids,
     podman,
+    require_free_port,
+    require_not_running,
     upload_by_api,
     upload_by_form,
     wait_healthy,
@@ -33,7 +35,7 @@ from tests.containers.podman import (
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]
 
 PROJECT = "fashion-classifier"  # `name:` in deploy/compose.yaml
-CASSANDRA, APP = f"{PROJECT}_cassandra_1", f"{PROJECT}_app_1"
+CASSANDRA, MIGRATE, APP = (f"{PROJECT}_{service}_1" for service in ("cassandra", "migrate", "app"))
 APP_UID = "10001"
 # Passwords for this run only, new each run and never written down: compose takes them from the
 # environment, as it would from deploy/.env (which the shell's values override).
@@ -79,8 +81,10 @@ def timestamp(text: str) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def stack(base_images: None, timings: dict[str, float | str]) -> Iterator[None]:
+def stack(machine_lock: None, base_images: None, timings: dict[str, float | str]) -> Iterator[None]:
     """The compose stack from an empty volume; removed with its volume afterwards."""
+    require_not_running(CASSANDRA, MIGRATE, APP)
+    require_free_port(8987)
     compose("down", "-v")
     try:
         up(timings, "compose_up_build_to_healthy_s", "--build")
@@ -129,6 +133,15 @@ def test_cassandra_admits_only_the_passwords_given(first_uploads: set[str]) -> N
     rows = cqlsh("-u", user, "-p", password, "-e", "SELECT id FROM fashion_classifier.records;")
     assert rows.returncode == 0, rows.stderr
     assert all(record in rows.stdout for record in first_uploads), rows.stdout
+
+
+def test_credentials_come_from_the_environment_not_the_image(stack: None) -> None:
+    image_env = podman(
+        "image", "inspect", "--format", "{{json .Config.Env}}", "fashion-classifier:local"
+    ).stdout
+    assert "CASSANDRA_PASSWORD" not in image_env and "CASSANDRA_USERNAME" not in image_env, image_env
+    app_env = podman("exec", APP, "printenv", "CASSANDRA_PASSWORD").stdout.strip()
+    assert app_env == CREDENTIALS["CASSANDRA_PASSWORD"]
 
 
 def test_app_runs_as_uid_10001_on_a_read_only_root(stack: None) -> None:

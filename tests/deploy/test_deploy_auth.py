@@ -54,7 +54,7 @@ def test_compose_switches_cassandra_to_password_authentication() -> None:
 
 def test_compose_takes_passwords_from_the_environment_only() -> None:
     services = compose()["services"]
-    for service in ("cassandra", "app"):
+    for service in ("cassandra", "migrate", "app"):
         password = services[service]["environment"]["CASSANDRA_PASSWORD"]
         assert password.startswith("${CASSANDRA_PASSWORD:?"), f"{service}: a password must not have a default"
     assert services["cassandra"]["environment"]["CASSANDRA_SUPERUSER_PASSWORD"].startswith("${")
@@ -66,7 +66,11 @@ def test_the_image_carries_no_credentials(final_stage: Stage) -> None:
 
 
 def test_kubernetes_takes_credentials_from_a_secret_that_is_not_committed() -> None:
-    for workload in ("Deployment/fashion-classifier", "StatefulSet/cassandra"):
+    for workload in (
+        "Deployment/fashion-classifier",
+        "Job/fashion-classifier-migrate",
+        "StatefulSet/cassandra",
+    ):
         sources = env_sources(workload)
         assert sources["CASSANDRA_PASSWORD"]["secretKeyRef"]["name"] == "cassandra-credentials"
     assert "CASSANDRA_SUPERUSER_PASSWORD" in env_sources("StatefulSet/cassandra")
@@ -104,9 +108,15 @@ def test_only_the_app_reaches_cassandra_on_9042() -> None:
 
 
 # A node's superuser password in a file, the app role's in another (none: no such role); CQL is
-# logged; CREATE and ALTER ROLE change the files as Cassandra would.
+# logged; CREATE and ALTER ROLE change the files as Cassandra would. $STATE.flaky makes the first
+# login of the app's role after its creation fail (a cqlsh timeout on a busy node), and an ALTER of
+# that role right after its CREATE is refused, as Cassandra 5.0 refuses a second password change
+# within 5 s.
 STAND_IN_CQLSH = """#!/bin/sh
-# cqlsh 127.0.0.1 -u ROLE -p PASSWORD -e CQL
+# cqlsh 127.0.0.1 -u ROLE -p PASSWORD -e CQL [timeouts]
+if [ "$3" = fashion ] && [ -e "$STATE.fashion" ] && [ -e "$STATE.flaky" ]; then
+  rm "$STATE.flaky"; echo "OperationTimedOut: errors={}, last_host=127.0.0.1:9042"; exit 1
+fi
 if [ "$3" = cassandra ]; then
   [ "$5" = "$(cat "$STATE")" ] || exit 1
 else
@@ -115,20 +125,27 @@ fi
 echo "$7" >> "$STATE.log"
 case "$7" in
   "ALTER ROLE cassandra WITH PASSWORD = '"*) echo "$7" | cut -d"'" -f2 > "$STATE" ;;
-  "CREATE ROLE IF NOT EXISTS fashion "*) [ -e "$STATE.fashion" ] || echo "$7" | cut -d"'" -f2 > "$STATE.fashion" ;;
-  "ALTER ROLE fashion "*) echo "$7" | cut -d"'" -f2 > "$STATE.fashion" ;;
+  "CREATE ROLE IF NOT EXISTS fashion "*)
+    [ -e "$STATE.fashion" ] || { echo "$7" | cut -d"'" -f2 > "$STATE.fashion"; touch "$STATE.fresh"; } ;;
+  "ALTER ROLE fashion "*)
+    if [ -e "$STATE.fresh" ]; then
+      rm "$STATE.fresh"; echo "Password for role fashion can only be changed every 5000ms."; exit 1
+    fi
+    echo "$7" | cut -d"'" -f2 > "$STATE.fashion" ;;
 esac
 """
 
 
 def run_roles_script(
-    tmp_path: Path, superuser_password: str, app_password: str | None = None
+    tmp_path: Path, superuser_password: str, app_password: str | None = None, *, flaky: bool = False
 ) -> tuple[str, list[str]]:
     """Run the script against the stand-in; the node's superuser password and the CQL it ran."""
     state = tmp_path / "superuser"
     state.write_text(superuser_password + "\n")
     if app_password is not None:
         (tmp_path / "superuser.fashion").write_text(app_password + "\n")
+    if flaky:
+        (tmp_path / "superuser.flaky").touch()
     (tmp_path / "cqlsh").write_text(STAND_IN_CQLSH)
     (tmp_path / "cqlsh").chmod(0o755)
     env = {
@@ -138,6 +155,8 @@ def run_roles_script(
         "CASSANDRA_SUPERUSER_PASSWORD": "s3cret",
         "CASSANDRA_USERNAME": "fashion",
         "CASSANDRA_PASSWORD": "app1",
+        "CASSANDRA_ROLES_RETRY_SECONDS": "0",
+        "CASSANDRA_ROLES_MAX_TRIES": "5",
     }
     result = subprocess.run(
         ["sh", str(ROLES_SCRIPT)], check=False, env=env, capture_output=True, text=True, timeout=60
@@ -165,3 +184,10 @@ def test_roles_script_on_a_restarted_node_keeps_the_password_and_updates_the_rol
     assert not any(s.startswith("ALTER ROLE cassandra") for s in statements)
     assert any("ALTER ROLE fashion WITH PASSWORD = 'app1'" in s for s in statements)
     assert (tmp_path / "superuser.fashion").read_text().strip() == "app1"
+
+
+def test_roles_script_outlasts_a_failed_login_right_after_creating_the_role(tmp_path: Path) -> None:
+    superuser, statements = run_roles_script(tmp_path, "cassandra", flaky=True)
+    assert superuser == "s3cret"
+    assert (tmp_path / "superuser.fashion").read_text().strip() == "app1"
+    assert statements[-1] == "SELECT release_version FROM system.local"  # the role logged in at last
