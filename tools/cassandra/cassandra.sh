@@ -62,10 +62,10 @@ render_config() {  # node, nodes
 jvm_flags() {  # node, nodes
   local k=$1 n=$2 dir heap jamm
   dir=$(node_dir "$k")
-  heap=${CASSANDRA_HEAP:-$([ "$n" -eq 3 ] && echo 768m || echo 1g)}
+  heap=${CASSANDRA_HEAP:-$([ "$n" -eq 3 ] && echo 768m || echo 1536m)}
   jamm=$(compgen -G "$LIB/jamm-*.jar" | head -n 1)
   local flags=(
-    "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:+HeapDumpOnOutOfMemoryError -Xss512k
+    "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:+HeapDumpOnOutOfMemoryError "-XX:HeapDumpPath=$dir" -Xss512k
     "-javaagent:$jamm"  # without the jamm agent the JVM can die measuring memtables
     -Djdk.attach.allowAttachSelf=true -Dio.netty.tryReflectionSetAccessible=true
     -Djava.net.preferIPv4Stack=true -Dchronicle.analytics.disable=true
