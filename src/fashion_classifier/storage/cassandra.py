@@ -44,6 +44,7 @@ from fashion_classifier.storage.cassandra_rows import (
 from fashion_classifier.storage.cassandra_session import (
     KEYSPACE_NAME,
     OPERATION_DEADLINE_S,
+    PREPARE_TIMEOUT_S,
     consistency_level,
     cql_map,
     new_cluster,
@@ -52,12 +53,6 @@ from fashion_classifier.storage.cassandra_session import (
 )
 from fashion_classifier.storage.migrations import GARMENT_VERSION, VersionCache, require_serving
 
-# A logged batch first writes its batchlog to two other nodes. When one of them has just died,
-# and gossip has not said so yet (~15 s in docs/failover.md), that write waits for the server's
-# timeout, whichever coordinator is asked. A batch not done after this long is therefore
-# written again as separate statements, all at once, which need no batchlog: QUORUM of the live
-# replicas is enough for each. Far above a healthy batch (p99 well under 100 ms).
-BATCHLOG_WAIT_S = 0.5
 log = logging.getLogger(__name__)
 
 
@@ -146,6 +141,9 @@ class CassandraStore:
             cluster.auth_provider = PlainTextAuthProvider(*self._credentials)
         try:
             session = cluster.connect()
+            # Session.prepare() waits default_timeout, which the driver will not let us set while
+            # execution profiles are used (every execute() of ours takes its timeout from those).
+            session._default_timeout = PREPARE_TIMEOUT_S
         except BaseException:
             cluster.shutdown()  # a failed first connect is retried on the next call, from scratch
             raise
@@ -181,7 +179,7 @@ class CassandraStore:
         except DeadlineExceeded as exc:
             raise StoreUnavailable(
                 f"{self.where} is unreachable: no answer within the {OPERATION_DEADLINE_S:.1f} s "
-                f"deadline ({action}); retry in a few seconds"
+                f"deadline ({action}; last: {exc.__cause__!r}); retry in a few seconds"
             ) from exc
         except UNAVAILABLE as exc:
             raise StoreUnavailable(
@@ -218,8 +216,8 @@ class CassandraStore:
         """All pictures, then each record's rows; on a failure, every row written is deleted again.
 
         A record is never listed without its picture: the picture is written before the rows
-        that list the record (one logged batch each, or row by row when the batch is slow; see
-        _write_all). If any write fails, every row of this upload is deleted before the error
+        that list the record (one logged batch each, or row by row while batches are slow; see
+        Calls.write_together). If any write fails, every row of this upload is deleted before the error
         goes up; the tombstones carry later (client-side) timestamps than the writes, so a write
         that timed out but lands afterwards stays deleted. While this runs, a reader may list the
         first records of the upload before the last ones are kept. Only if the cleanup cannot
@@ -270,15 +268,12 @@ class CassandraStore:
             log.error("could not take back the rows of a failed upload (%s): %s", ids, exc)
 
     def _write_all(self, pieces: builtins.list[tuple[PreparedStatement, tuple[Any, ...]]]) -> None:
-        """A logged batch (all rows or, after a failure, none); if it is slow, row by row (all must land)."""
+        """A logged batch (all rows or, after a failure, none); while batches are slow, row by row (see Calls)."""
         batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
         batch.is_idempotent = True
         for statement, values in pieces:
             batch.add(statement, values)
-        try:
-            self._calls.execute(batch, within=BATCHLOG_WAIT_S)
-        except DeadlineExceeded:
-            self._calls.execute_each(pieces)
+        self._calls.write_together(batch, pieces)
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         rows = self._run("get_record", (record_id,), "reading a prediction")

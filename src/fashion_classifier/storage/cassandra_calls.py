@@ -6,6 +6,7 @@ coordinator, as the driver's speculative execution does) can never write anythin
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,18 @@ UNAVAILABLE = (NoHostAvailable, OperationTimedOut, RequestExecutionException, Co
 # Pause before trying a failed statement again: a coordinator that fails fast (a replica just
 # died, gossip has not said so yet) is usually followed by one that succeeds.
 RETRY_PAUSE_S = 0.05
+# A logged batch first writes its batchlog to two other nodes, which with three nodes means both:
+# one slow node holds up every batch, whichever coordinator is asked. That happens when a node has
+# just died and gossip has not said so yet (~15 s), and when it is back in gossip but still
+# starting and taking hints (in docs/failover.md: 30 s before it even accepted clients). A batch
+# not done after BATCHLOG_WAIT_S is therefore written again as separate statements, all at once,
+# which need no batchlog: QUORUM of the live replicas is enough for each. Far above a healthy
+# batch (p99 well under 100 ms).
+BATCHLOG_WAIT_S = 0.5
+# After a batch was that slow, the batches of this long go straight to separate statements rather
+# than each paying BATCHLOG_WAIT_S again; then a batch is tried again.
+ROWS_ALONE_FOR_S = 5.0
+log = logging.getLogger(__name__)
 
 
 class DeadlineExceeded(Exception):
@@ -34,6 +47,7 @@ class Calls:
     def __init__(self, connect: Callable[[], Session]) -> None:
         self._connect = connect
         self._local = threading.local()  # per thread: when the current operation must end
+        self._batches_slow_until = float("-inf")
 
     @contextmanager
     def operation(self) -> Iterator[None]:
@@ -57,18 +71,19 @@ class Calls:
     ) -> Any:
         """Execute, trying again while time is left; DeadlineExceeded when none is."""
         end = time.monotonic() + self.left(within)
-        failures = 0
+        last: BaseException | None = None
         while (left := end - time.monotonic()) > 0:
             try:
                 return self._connect().execute(statement, values, timeout=left)
-            except NoHostAvailable:
-                if failures > 0:
+            except NoHostAvailable as exc:
+                if last is not None:
                     raise  # still nothing answers: say so now
-            except UNAVAILABLE:
-                pass
-            failures += 1
+                last = exc
+            except UNAVAILABLE as exc:
+                last = exc
+            log.debug("trying again after %r", last)
             time.sleep(min(RETRY_PAUSE_S, max(0.0, end - time.monotonic())))
-        raise DeadlineExceeded()
+        raise DeadlineExceeded() from last  # the last failure says which node and why
 
     def execute_each(self, pieces: list[tuple[Any, tuple[Any, ...]]]) -> None:
         """Every statement on its own, all sent at once; one that fails is tried again in the deadline."""
@@ -84,3 +99,14 @@ class Calls:
                 future.result()
             except UNAVAILABLE:
                 self.execute(statement, values)
+
+    def write_together(self, batch: Any, pieces: list[tuple[Any, tuple[Any, ...]]]) -> None:
+        """The logged `batch` of `pieces` (all rows or none); while batches are slow, each piece alone (all must land)."""
+        if time.monotonic() >= self._batches_slow_until:
+            try:
+                self.execute(batch, within=BATCHLOG_WAIT_S)
+                return
+            except DeadlineExceeded:
+                self._batches_slow_until = time.monotonic() + ROWS_ALONE_FOR_S
+                log.info("a slow logged batch: rows written alone for %.0f s", ROWS_ALONE_FOR_S)
+        self.execute_each(pieces)
