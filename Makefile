@@ -59,6 +59,9 @@ test: install-dev lint
 	  [ -n "$$KEEP_CASSANDRA" ] || $(CASSANDRA) stop; exit $$status
 
 # Failover on a 3-node cluster (heavy: about 5 GB of RAM); results go to test-artifacts/failover.md.
+# The cluster gets addresses of its own (127.0.0.11-13 unless CASSANDRA_NODE_OFFSET says
+# otherwise), so its stop and start never touch the node of `make cassandra` on 127.0.0.1.
+test-cluster: export CASSANDRA_NODE_OFFSET ?= 10
 test-cluster: install-dev
 	tools/system-deps.sh
 	$(CASSANDRA) stop

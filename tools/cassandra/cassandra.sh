@@ -43,7 +43,14 @@ fetch() {
 node_dir() { echo "$RUN/node$1"; }
 address() { echo "127.0.0.$((OFFSET + $1))"; }
 pid_of() { cat "$(node_dir "$1")/pid" 2>/dev/null || true; }
-is_running() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+# A pid file outlives its process (a reboot, a killed script): only a live Cassandra whose
+# command line names this node's folder counts, so stop/kill never signal someone else's process
+# (another checkout's node, or the shared node of another CASSANDRA_NODE_OFFSET).
+is_running() {
+  local pid; pid=$(pid_of "$1")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
+    && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-Dcassandra.storagedir=$(node_dir "$1") "
+}
 node_count() { cat "$RUN/nodes" 2>/dev/null || echo 0; }
 
 render_config() {  # node, nodes
@@ -179,7 +186,7 @@ stop_node() {  # node, signal
   local k=$1 pid
   pid=$(pid_of "$k")
   [ -n "$pid" ] || return 0
-  if kill -0 "$pid" 2>/dev/null; then
+  if is_running "$k"; then
     kill -CONT "$pid" 2>/dev/null || true  # a paused node could not act on SIGTERM
     kill "-$2" "$pid" 2>/dev/null || true
     for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
@@ -208,7 +215,7 @@ case "${1:-}" in
   start-node) start_node "${2:?node number}" ;;
   status) status ;;
   wipe) stop; rm -rf "$RUN" ;;
-  pause) kill -STOP "$(pid_of "${2:?node number}")" ;;
-  resume) kill -CONT "$(pid_of "${2:?node number}")" ;;
+  pause) is_running "${2:?node number}" && kill -STOP "$(pid_of "$2")" ;;
+  resume) is_running "${2:?node number}" && kill -CONT "$(pid_of "$2")" ;;
   *) sed -n '2,18p' "$0"; exit 2 ;;
 esac

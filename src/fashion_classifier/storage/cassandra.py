@@ -36,12 +36,6 @@ from fashion_classifier.storage.cassandra_session import cql_map
 from fashion_classifier.storage.migrations import require_serving
 from fashion_classifier.storage.rows import fetch_size, page_of, record_values
 
-# A logged batch first writes its batchlog to two other nodes. When one of them has just died,
-# and gossip has not said so yet (~15 s in docs/failover.md), that write waits for the server's
-# timeout, whichever coordinator is asked. A batch not done after this long is therefore
-# written again as separate statements, all at once, which need no batchlog: QUORUM of the live
-# replicas is enough for each. Far above a healthy batch (p99 well under 100 ms).
-BATCHLOG_WAIT_S = 0.5
 log = logging.getLogger(__name__)
 
 
@@ -67,8 +61,8 @@ class CassandraStore(CassandraConnection):
         """All pictures, then each record's rows; on a failure, every row written is deleted again.
 
         A record is never listed without its picture: the picture is written before the rows
-        that list the record (one logged batch each, or row by row when the batch is slow; see
-        _write_all). If any write fails, every row of this upload is deleted before the error
+        that list the record (one logged batch each, or row by row while batches are slow; see
+        Calls.write_together). If any write fails, every row of this upload is deleted before the error
         goes up; the tombstones carry later (client-side) timestamps than the writes, so a write
         that timed out but lands afterwards stays deleted. While this runs, a reader may list the
         first records of the upload before the last ones are kept. Only if the cleanup cannot
@@ -119,15 +113,12 @@ class CassandraStore(CassandraConnection):
             log.error("could not take back the rows of a failed upload (%s): %s", ids, exc)
 
     def _write_all(self, pieces: builtins.list[tuple[PreparedStatement, tuple[Any, ...]]]) -> None:
-        """A logged batch (all rows or, after a failure, none); if it is slow, row by row (all must land)."""
+        """A logged batch (all rows or, after a failure, none); while batches are slow, row by row (see Calls)."""
         batch = BatchStatement(BatchType.LOGGED, consistency_level=self.consistency)
         batch.is_idempotent = True
         for statement, values in pieces:
             batch.add(statement, values)
-        try:
-            self._calls.execute(batch, within=BATCHLOG_WAIT_S)
-        except DeadlineExceeded:
-            self._calls.execute_each(pieces)
+        self._calls.write_together(batch, pieces)
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         rows = self._run("get_record", (record_id,), "reading a prediction")

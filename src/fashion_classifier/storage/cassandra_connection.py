@@ -27,6 +27,7 @@ from fashion_classifier.storage.cassandra_rows import STATEMENTS
 from fashion_classifier.storage.cassandra_session import (
     KEYSPACE_NAME,
     OPERATION_DEADLINE_S,
+    PREPARE_TIMEOUT_S,
     consistency_level,
     new_cluster,
     parse_url,
@@ -121,6 +122,9 @@ class CassandraConnection:
             cluster.auth_provider = PlainTextAuthProvider(*self._credentials)
         try:
             session = cluster.connect()
+            # Session.prepare() waits default_timeout, which the driver will not let us set while
+            # execution profiles are used (every execute() of ours takes its timeout from those).
+            session._default_timeout = PREPARE_TIMEOUT_S
         except BaseException:
             cluster.shutdown()  # a failed first connect is retried on the next call, from scratch
             raise
@@ -161,7 +165,7 @@ class CassandraConnection:
         except DeadlineExceeded as exc:
             raise StoreUnavailable(
                 f"{self.where} is unreachable: no answer within the {OPERATION_DEADLINE_S:.1f} s "
-                f"deadline ({action}); retry in a few seconds"
+                f"deadline ({action}; last: {exc.__cause__!r}); retry in a few seconds"
             ) from exc
         except UNAVAILABLE as exc:
             raise StoreUnavailable(

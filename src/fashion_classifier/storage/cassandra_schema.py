@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from cassandra import InvalidRequest
+from cassandra import InvalidRequest, OperationTimedOut
 from cassandra.cluster import Session
 
 from fashion_classifier.storage.base import StoreUnavailable
@@ -93,10 +93,12 @@ def wait_for_agreement(session: Session, seconds: float = AGREEMENT_WAIT_S) -> N
 
 
 def prepare(session: Session, query: str, *, attempts: int = 5) -> Any:
-    """Prepare, waiting for schema agreement when the coordinator has not caught up yet."""
+    """Prepare, asking the next node when one is slow, waiting for schema agreement when one lags."""
     for attempt in range(1, attempts):
         try:
             return session.prepare(query)
+        except OperationTimedOut as exc:  # a hung node: the load balancing policy picks another
+            log.warning("preparing timed out on %s (attempt %d)", exc.last_host, attempt)
         except InvalidRequest as exc:
             # Our statements are fixed texts: "unconfigured table" and "undefined column" here
             # mean the node lags behind the schema, not that the query is wrong.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import re
 import socket
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +16,9 @@ from cassandra.policies import (
     ConstantReconnectionPolicy,
     ConstantSpeculativeExecutionPolicy,
     DCAwareRoundRobinPolicy,
+    LoadBalancingPolicy,
     TokenAwarePolicy,
+    WrapperPolicy,
 )
 
 KEYSPACE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
@@ -25,6 +30,13 @@ SPECULATIVE_ATTEMPTS = 2  # up to three coordinators: with RF 3 one of them is a
 # One store operation (an upload's writes, a page of history) gets this long in all, retries
 # included; past it the caller gets StoreUnavailable (a 503 with Retry-After), never a hang.
 OPERATION_DEADLINE_S = 1.5
+# A node that has just come back is cold (JIT, caches) and busy taking the hints of its downtime:
+# as first coordinator it answered slowly for ~30 s in docs/failover.md. It is given a growing
+# share of first places over this long instead of its full share at once.
+WARM_UP_S = 60.0
+# Preparing a statement (first use in a process) waits this long for one node, then asks the
+# next: the driver's own 10 s, spent on a hung node, used to eat the whole operation's deadline.
+PREPARE_TIMEOUT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,10 +60,56 @@ def parse_url(url: str) -> Address:
     return Address(hosts, port, keyspace or "fashion_classifier")
 
 
+class SlowStart(WrapperPolicy):
+    """Query plans that put a node which came up less than `warm_up_s` ago last, less often as it warms.
+
+    The python driver sends a node its full share of requests as soon as its port answers (the
+    Java driver 4 moves a replica up for less than a minute to the back of most plans). Here the
+    chance of being moved back falls from 1 to 0 over `warm_up_s`: enough requests to warm it.
+    """
+
+    def __init__(
+        self,
+        child: LoadBalancingPolicy,
+        *,
+        warm_up_s: float = WARM_UP_S,
+        clock: Callable[[], float] = time.monotonic,
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        super().__init__(child)
+        self.warm_up_s, self._clock, self._draw = warm_up_s, clock, draw
+        self._up_since: dict[Any, float] = {}
+
+    def on_up(self, host: Any) -> None:
+        self._up_since[host] = self._clock()
+        self._child_policy.on_up(host)
+
+    def on_down(self, host: Any) -> None:
+        self._up_since.pop(host, None)
+        self._child_policy.on_down(host)
+
+    def make_query_plan(self, working_keyspace: Any = None, query: Any = None) -> Iterable[Any]:
+        plan = list(self._child_policy.make_query_plan(working_keyspace, query))
+        if not self._up_since:
+            return plan
+        cold = [host for host in plan if self._kept_back(host)]
+        return [host for host in plan if host not in cold] + cold
+
+    def _kept_back(self, host: Any) -> bool:
+        since = self._up_since.get(host)
+        if since is None:
+            return False
+        warmed = (self._clock() - since) / self.warm_up_s
+        if warmed >= 1:
+            self._up_since.pop(host, None)
+            return False
+        return self._draw() >= warmed
+
+
 def new_cluster(hosts: list[str], port: int, consistency: int) -> Cluster:
     """The driver's Cluster with our policies; connect() it to get a session."""
     profile = ExecutionProfile(
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        load_balancing_policy=SlowStart(TokenAwarePolicy(DCAwareRoundRobinPolicy())),
         consistency_level=consistency,
         request_timeout=OPERATION_DEADLINE_S,
         speculative_execution_policy=ConstantSpeculativeExecutionPolicy(
@@ -67,6 +125,9 @@ def new_cluster(hosts: list[str], port: int, consistency: int) -> Cluster:
         connect_timeout=5,
         control_connection_timeout=5,
         idle_heartbeat_interval=5,
+        # Prepared on the node asked only, not on all (and so not waiting for a hung one); any
+        # other node that lacks it gets it prepared with the first request it is sent.
+        prepare_on_all_hosts=False,
         # After DDL, the driver itself waits this long for the nodes to agree on the schema.
         max_schema_agreement_wait=30,
         # Without it, Nagle's algorithm meets the server's delayed ACK whenever a request
