@@ -1,4 +1,4 @@
-"""fashion-classifier: train | fine-tune | evaluate | predict | serve | migrate (init-db) | feedback export."""
+"""fashion-classifier: train | fine-tune | evaluate | predict | serve | migrate (init-db) | reindex | feedback export."""
 
 from __future__ import annotations
 
@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("--to", type=int, dest="target", help="stop at this schema version")
     migrate.set_defaults(run=_migrate)
+
+    reindex = commands.add_parser(
+        "reindex",
+        help="compute the current model's embeddings (similar-picture search) for every kept picture; "
+        "resumable, safe while the service runs",
+    )
+    reindex.set_defaults(run=_reindex)
 
     feedback = commands.add_parser("feedback", help="work with users' corrections")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
@@ -168,6 +175,37 @@ def migrate_store(settings: Settings, *, target: int | None = None, only_if_new:
         print(f"schema at version {store.schema_version()} in {settings.database_url}", flush=True)
     finally:
         store.close()
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    from fashion_classifier.inference import Classifier
+    from fashion_classifier.reindex import ProgressBar, reindex
+
+    settings = Settings.from_env()
+    classifier = Classifier.load(settings.model_path)
+    store = _open_store(settings)
+    try:
+        done = reindex(classifier, store, max_pixels=settings.max_pixels, report=ProgressBar())
+    finally:
+        store.close()
+    print(
+        f"\nmodel {classifier.version}: {done.embedded} records embedded, {done.already} already were, "
+        f"{done.unreadable} without a readable picture ({done.seen} in all)",
+        flush=True,
+    )
+    return 0
+
+
+def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
+    from fashion_classifier.storage import open_store
+
+    return open_store(
+        settings.database_url,
+        consistency=settings.cassandra_consistency,
+        replication=settings.cassandra_replication,
+        username=settings.cassandra_username,
+        password=settings.cassandra_password,
+    )
 
 
 def _feedback_export(args: argparse.Namespace) -> int:

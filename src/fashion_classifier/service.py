@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from fashion_classifier import similar
 from fashion_classifier.inference import Classifier
 from fashion_classifier.labels import class_index
 from fashion_classifier.preprocessing import (
@@ -22,7 +23,7 @@ from fashion_classifier.preprocessing import (
     pixel_count,
     to_model_input,
 )
-from fashion_classifier.records import Page, Record, StoredImage, new_record_id, record_time
+from fashion_classifier.records import Neighbour, Page, Record, StoredImage, new_record_id, record_time
 from fashion_classifier.storage import MAX_PAGE_SIZE, PredictionStore
 
 MAX_FILENAME_LENGTH = 255
@@ -81,9 +82,10 @@ class PredictionService:
         """
         self._check_request(uploads)
         prepared = [self._prepare(upload) for upload in uploads]
-        predictions = self.classifier.predict_batch(np.concatenate([p.model_input for p in prepared]))
+        batch = np.concatenate([p.model_input for p in prepared])
+        predictions, embeddings = self.classifier.predict_and_embed(batch)
         records = []
-        for upload, picture, prediction in zip(uploads, prepared, predictions, strict=True):
+        for i, (upload, picture, prediction) in enumerate(zip(uploads, prepared, predictions, strict=True)):
             record_id = new_record_id()
             record = Record(
                 id=record_id,
@@ -93,6 +95,7 @@ class PredictionService:
                 model_version=self.classifier.version,
                 width=picture.width,
                 height=picture.height,
+                embedding=None if embeddings is None else similar.to_vector(embeddings[i]),
             )
             records.append(record)
         self.store.add_many([(record, p.stored) for record, p in zip(records, prepared, strict=True)])
@@ -163,6 +166,29 @@ class PredictionService:
         if record is None:
             raise RecordNotFound(f"no prediction with id {record_id}")
         return record
+
+    def similar(self, record_id: uuid.UUID, *, limit: int) -> list[Neighbour]:
+        """Past uploads that look like this record's picture, closest first (not the record itself)."""
+        _check_similar_limit(limit)
+        version = self.classifier.version
+        vector = self.store.embedding(record_id, model_version=version)
+        if vector is None:  # kept before embeddings existed, or by another model: from its picture
+            image = self.image(record_id)
+            vector = similar.embed_picture(self.classifier, image, max_pixels=self.limits.max_pixels)
+        return similar.nearest(self.store, vector, model_version=version, limit=limit, exclude=record_id)
+
+    def search(self, upload: Upload, *, limit: int) -> list[Neighbour]:
+        """Past uploads that look like this picture; the picture itself is not kept."""
+        _check_similar_limit(limit)
+        self._check_request([upload])
+        picture = self._prepare(upload)
+        vector = similar.to_vector(self.classifier.embed(picture.model_input)[0])
+        return similar.nearest(self.store, vector, model_version=self.classifier.version, limit=limit)
+
+
+def _check_similar_limit(limit: int) -> None:
+    if not 1 <= limit <= similar.MAX_SIMILAR:
+        raise BadRequest(f"limit must be between 1 and {similar.MAX_SIMILAR}")
 
 
 @contextmanager

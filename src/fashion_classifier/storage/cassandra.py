@@ -50,6 +50,7 @@ from fashion_classifier.storage.cassandra_session import (
     parse_url,
     replication_map,
 )
+from fashion_classifier.storage.cassandra_similar import CassandraSimilarity
 from fashion_classifier.storage.migrations import GARMENT_VERSION, VersionCache, require_serving
 
 # A logged batch first writes its batchlog to two other nodes. When one of them has just died,
@@ -61,7 +62,7 @@ BATCHLOG_WAIT_S = 0.5
 log = logging.getLogger(__name__)
 
 
-class CassandraStore:
+class CassandraStore(CassandraSimilarity):
     """PredictionStore on Cassandra; one driver session per process, made on first use."""
 
     def __init__(
@@ -226,18 +227,21 @@ class CassandraStore:
         reach the cluster either do rows stay behind; their ids are logged.
         """
         garment = True  # until the schema says otherwise: take back the verdict's feeds too
+        similar = False  # embeddings are written only after the schema said it has them
         try:
             with self._guard("saving predictions"):
-                garment = self._garment()
+                garment, similar = self._garment(), self._similar()
                 for record, image in items:
                     self._calls.execute(
                         self._prepared("insert_image"), (record.id, image.content_type, image.data)
                     )
                 for record, _ in items:
-                    self._write_all(self._record_rows(record, garment))
+                    self._write_all(
+                        self._record_rows(record, garment) + self._embedding_rows(record, similar)
+                    )
         except BaseException:
             with self._calls.operation():  # a deadline of its own: the upload's may be spent
-                self._take_back([record for record, _ in items], garment)
+                self._take_back([record for record, _ in items], garment, similar)
             raise
 
     def _record_rows(
@@ -251,7 +255,7 @@ class CassandraStore:
             pieces.append((self._prepared("insert_bucket"), (feed, bucket)))
         return pieces
 
-    def _take_back(self, records: builtins.list[Record], garment: bool) -> None:
+    def _take_back(self, records: builtins.list[Record], garment: bool, similar: bool) -> None:
         """Delete every row these records may have written (deleting a missing row is harmless)."""
         try:
             for record in records:
@@ -264,6 +268,7 @@ class CassandraStore:
                         (self._prepared("delete_feed"), (feed, bucket, record.created_at, record.id))
                     )
                 pieces.append((self._prepared("delete_image"), (record.id,)))
+                pieces += self._embedding_take_back(record, similar)
                 self._calls.execute_each(pieces)
         except (*UNAVAILABLE, DeadlineExceeded) as exc:
             ids = ", ".join(str(record.id) for record in records)

@@ -13,6 +13,7 @@ from fashion_classifier.inference import Classifier
 from fashion_classifier.service import Limits, PredictionService
 from fashion_classifier.storage import open_store
 from fashion_classifier.web import api, errors, metrics, ops, pages, security
+from fashion_classifier.web import similar as _similar  # noqa: F401 - its routes join the api blueprint
 
 
 class InMemoryUploads(Request):

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from fashion_classifier.labels import CLASSES
 from fashion_classifier.service import BadRequest
 from fashion_classifier.storage import DEFAULT_PAGE_SIZE
-from fashion_classifier.web import i18n, metrics
+from fashion_classifier.web import i18n, metrics, similar
 from fashion_classifier.web.api import classify_request, garment_filter, service
 from fashion_classifier.web.ops import ensure_schema
 
@@ -85,7 +85,10 @@ def history() -> str:
 @blueprint.get("/records/<uuid:record_id>")
 def record(record_id: uuid.UUID) -> str:
     return render_template(
-        "record.html", record=service().get(record_id), thanks=bool(request.args.get("thanks"))
+        "record.html",
+        record=service().get(record_id),
+        thanks=bool(request.args.get("thanks")),
+        similar=similar.for_record_page(record_id),
     )
 
 
