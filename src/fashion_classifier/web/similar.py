@@ -70,7 +70,7 @@ def search_by_picture() -> Response:
                 file: {type: string, format: binary}
       responses:
         "200": {description: The closest uploads., content: {application/json: {schema: {$ref: "#/components/schemas/SimilarPredictions"}}}}
-        "400": {description: No file, more than one, or limit outside 1..50., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
+        "400": {description: "No file, more than one, or limit outside 1..50.", content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "403": {description: "Sent by a page of another web site (Sec-Fetch-Site, Origin or Referer).", content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "413": {description: Upload or picture too large., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "415": {description: Not a supported picture format., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
