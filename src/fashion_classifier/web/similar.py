@@ -11,7 +11,7 @@ from fashion_classifier.inference import NoEmbedding
 from fashion_classifier.records import Neighbour
 from fashion_classifier.service import BadRequest
 from fashion_classifier.similar import DEFAULT_SIMILAR
-from fashion_classifier.storage import SchemaNotReady
+from fashion_classifier.storage import SchemaNotReady, StoreUnavailable
 from fashion_classifier.web.api import _int_arg, blueprint, record_json, service, uploads_from_request
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,16 @@ def search_by_picture() -> Response:
     return neighbours_json(service().search(uploads[0], limit=limit))
 
 
-def for_record_page(record_id: uuid.UUID) -> list[Neighbour]:
-    """Thumbnails under a record; none (rather than an error page) before migration or reindex."""
+def for_record_page(record_id: uuid.UUID) -> list[Neighbour] | None:
+    """Thumbnails under a record; None, rather than an error page, when they cannot be had.
+
+    The record is what the page is about: an unmigrated schema, a model without embeddings or a
+    failed similar query leave the thumbnails out and the rest of the page as it was.
+    """
     try:
         return service().similar(record_id, limit=PAGE_SIMILAR)
     except (SchemaNotReady, NoEmbedding) as exc:
         log.info("no similar uploads on the record page: %s", exc)
-        return []
+    except StoreUnavailable as exc:
+        log.warning("similar uploads left out of a record page: %r", str(exc))
+    return None
