@@ -50,7 +50,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Prediction
     opened = open_store(store_url(request.param, tmp_path, "similar"), consistency="ONE")
     opened.migrate()
     yield opened
+    drop_keyspace(opened)
     opened.close()
+
+
+def drop_keyspace(store: PredictionStore) -> None:
+    """Vector indexes take the shared node's memory: leave none behind."""
+    keyspace = getattr(store, "keyspace", None)
+    if keyspace:
+        store._connect().execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)  # type: ignore[attr-defined]
 
 
 def add(
@@ -143,4 +151,5 @@ def test_records_kept_before_the_embeddings_migration_read_back_without_one(
         assert after.embedding(record.id, model_version="test-model") is None
         assert after.similar(random_vectors(1)[0], model_version="test-model", limit=3) == []
     finally:
+        drop_keyspace(after)
         after.close()
