@@ -88,9 +88,16 @@ def upload_pictures(server: Server) -> dict[str, str]:
         for i in [j for j, y in enumerate(test.labels) if y == label][:PICTURES_PER_CLASS]
     ]
     labels = {}
-    for start in range(0, len(chosen), 4):
-        files = [("file", (f"{i}.png", dataset_png(i)[0])) for i in chosen[start : start + 4]]
-        answer = requests.post(f"{server.url}/api/v1/predictions", files=files, timeout=60)
+    for i in chosen:
+        for attempt in range(1, 6):  # setup on a loaded machine: a 503 kept nothing, send again
+            answer = requests.post(
+                f"{server.url}/api/v1/predictions",
+                files={"file": (f"{i}.png", dataset_png(i)[0])},
+                timeout=60,
+            )
+            if answer.status_code != 503:
+                break
+            time.sleep(attempt)
         assert answer.status_code == 201, answer.text[:300]
         labels.update({p["id"]: p["label"] for p in answer.json()["predictions"]})
     return labels
