@@ -11,7 +11,7 @@ PORT ?= 8987
 CASSANDRA_URL ?= cassandra://127.0.0.1:9042/fashion_classifier
 
 .PHONY: install install-dev run test lint format cassandra cassandra-stop test-cluster bench train fine-tune evaluate clean \
-	container-images test-containers test-containers-train
+	container-images test-containers test-containers-train docs-screenshots docs-failover
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ run: install  ## serve on http://127.0.0.1:8987 with the embedded SQLite store (
 lint: install-dev
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
-	$(VENV)/bin/mypy src
+	$(VENV)/bin/mypy src tests
 
 format: install-dev
 	$(VENV)/bin/ruff format src tests bench
@@ -58,12 +58,23 @@ test: install-dev lint
 	set +e; $(PY) -m pytest -m "not cluster and not containers" $(PYTEST_ARGS); status=$$?; \
 	  [ -n "$$KEEP_CASSANDRA" ] || $(CASSANDRA) stop; exit $$status
 
-# Failover on a 3-node cluster (heavy: about 5 GB of RAM); results go to docs/failover.md.
+# Failover on a 3-node cluster (heavy: about 5 GB of RAM); results go to test-artifacts/failover.md.
 test-cluster: install-dev
 	tools/system-deps.sh
 	$(CASSANDRA) stop
 	PYTHON=$(abspath $(PY)) $(CASSANDRA) start 3
 	set +e; $(PY) -m pytest -m cluster $(PYTEST_ARGS); status=$$?; $(CASSANDRA) stop; exit $$status
+
+# Tests write what they generate into test-artifacts/ (git-ignored); these copy it into the
+# tracked docs/ when a change is worth showing.
+docs-screenshots:  ## the browser tests' screenshots (test-artifacts/screenshots) into docs/screenshots
+	@ls test-artifacts/screenshots/*.png >/dev/null 2>&1 || { echo "no screenshots yet: run the browser tests (tests/e2e/test_browser.py, test_upload_sources.py)"; exit 1; }
+	mkdir -p docs/screenshots
+	cp test-artifacts/screenshots/*.png docs/screenshots/
+
+docs-failover:  ## the last `make test-cluster` report into docs/failover.md
+	@test -f test-artifacts/failover.md || { echo "no failover report yet: run make test-cluster"; exit 1; }
+	cp test-artifacts/failover.md docs/failover.md
 
 # Stand-in base images for deploy/ (no image registry here), built from Debian packages and
 # Maven Central jars under the names deploy/ uses; podman installed first when run as root.

@@ -1,7 +1,12 @@
-"""An in-memory PredictionStore: the only fake in the suite, for service-level unit tests."""
+"""An in-memory PredictionStore: the only fake in the suite, for service-level unit tests.
+
+It subclasses the Protocol, so mypy (which checks tests/ too) fails when the two drift apart,
+and it pages with the same rows.page_of as the real stores.
+"""
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import threading
 import uuid
@@ -10,12 +15,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from fashion_classifier.records import Cursor, Neighbour, Page, Record, StoredImage
-from fashion_classifier.storage import LATEST_VERSION, StoreUnavailable
+from fashion_classifier.storage import DEFAULT_PAGE_SIZE, LATEST_VERSION, PredictionStore, StoreUnavailable
 from fashion_classifier.storage.migrations import require_serving
+from fashion_classifier.storage.rows import fetch_size, page_of
 from fashion_classifier.storage.similar import similarity, storable
 
 
-class MemoryStore:
+class MemoryStore(PredictionStore):
     def __init__(self) -> None:
         self.records: dict[uuid.UUID, Record] = {}
         self.images: dict[uuid.UUID, StoredImage] = {}
@@ -28,15 +34,12 @@ class MemoryStore:
         if self.down:
             raise StoreUnavailable("memory store switched off by the test")
 
-    def migrate(self, *, target: int | None = None) -> list[str]:
+    def migrate(self, *, target: int | None = None) -> builtins.list[str]:
         self._check()
         last = LATEST_VERSION if target is None else target
         applied = [str(v) for v in range(self.version + 1, last + 1)]
         self.version = max(self.version, last)
         return applied
-
-    def init_schema(self) -> None:
-        self.migrate()
 
     def schema_version(self) -> int:
         self._check()
@@ -71,7 +74,7 @@ class MemoryStore:
     def list(
         self,
         *,
-        limit: int = 20,
+        limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
         label: str | None = None,
         garment: bool | None = None,
@@ -83,9 +86,7 @@ class MemoryStore:
             rows = [r for r in rows if (r.created_at, r.id) < (after.created_at, after.id)]
         rows = [r for r in rows if label is None or r.label == label]
         rows = [r for r in rows if garment is None or r.prediction.is_garment is garment]
-        page = rows[:limit]
-        more = len(rows) > limit
-        return Page(page, Cursor.after(page[-1]).encode() if more else None)
+        return page_of(rows[: fetch_size(limit)], limit)
 
     def set_correction(self, record_id: uuid.UUID, label: str) -> Record | None:
         self._check()
@@ -95,10 +96,10 @@ class MemoryStore:
         self.records[record_id] = dataclasses.replace(record, corrected_label=label)
         return self.records[record_id]
 
-    def corrected(self) -> list[Record]:
-        return [r for r in self.records.values() if r.corrected_label]
+    def corrected(self) -> builtins.list[Record]:
+        return sorted((r for r in self.records.values() if r.corrected_label), key=lambda r: r.created_at)
 
-    def similar(self, vector: Sequence[float], *, model_version: str, limit: int) -> list[Neighbour]:
+    def similar(self, vector: Sequence[float], *, model_version: str, limit: int) -> builtins.list[Neighbour]:
         self._check()
         if not storable(vector):
             return []

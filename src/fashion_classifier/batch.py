@@ -104,22 +104,16 @@ def spreadsheet_safe(text: str) -> str:
 def export_feedback(settings: Settings, output: Path) -> int:
     """Corrected pictures as <output>/<class>/<id>.<ext> plus labels.csv, ready for retraining."""
     from fashion_classifier.labels import class_index
-    from fashion_classifier.storage import open_store
+    from fashion_classifier.service import PredictionService
 
-    store = open_store(
-        settings.database_url,
-        consistency=settings.cassandra_consistency,
-        username=settings.cassandra_username,
-        password=settings.cassandra_password,
-    )
+    service = PredictionService.from_settings(settings, with_model=False)
     output.mkdir(parents=True, exist_ok=True)
     count = 0
     with (output / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "label", "label_index", "predicted", "model_version", "original_filename"])
-        for record in store.corrected():
-            image = store.image(record.id)
-            if image is None or record.corrected_label is None:
+        for record, image in service.corrected_pictures():
+            if record.corrected_label is None:  # corrected_pictures() yields none such; for the type
                 continue
             suffix = ".png" if image.content_type == "image/png" else ".jpg"
             # Our own id names the file: the client's file name is data, never a path.
@@ -137,6 +131,6 @@ def export_feedback(settings: Settings, output: Path) -> int:
                 ]
             )
             count += 1
-    store.close()
+    service.close()
     print(f"{count} corrected pictures written to {output} (labels in labels.csv)")
     return 0

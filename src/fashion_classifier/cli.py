@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from fashion_classifier.config import FLOAT_MODEL_PATH, Settings
+from fashion_classifier.config import FLOAT_MODEL_PATH, Settings, hand_metrics_dir_to_prometheus
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,10 +136,10 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    prepare_metrics_dir()  # before the web package (and its metrics) is first imported
+    # Before the web package (and with it prometheus-client) is first imported.
+    settings = hand_metrics_dir_to_prometheus(Settings.from_env())
     from fashion_classifier.web.server import serve
 
-    settings = Settings.from_env()
     if settings.database_url.startswith("sqlite:"):
         # A new embedded store is created here, by one process before any worker forks, so that
         # `docker run IMAGE` just works. Existing data (and any Cassandra) is upgraded only by
@@ -158,72 +156,41 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def migrate_store(settings: Settings, *, target: int | None = None, only_if_new: bool = False) -> None:
     """Apply the pending schema migrations to the configured store, saying which."""
-    from fashion_classifier.storage import open_store
+    from fashion_classifier.service import PredictionService
 
-    store = open_store(
-        settings.database_url,
-        consistency=settings.cassandra_consistency,
-        replication=settings.cassandra_replication,
-        username=settings.cassandra_username,
-        password=settings.cassandra_password,
-    )
+    service = PredictionService.from_settings(settings, with_model=False)
     try:
-        if only_if_new and store.schema_version() > 0:
+        applied = service.migrate(target=target, only_if_new=only_if_new)
+        if only_if_new and not applied:
             return
-        for name in store.migrate(target=target):
+        for name in applied:
             print(f"applied migration {name}", flush=True)
-        print(f"schema at version {store.schema_version()} in {settings.database_url}", flush=True)
+        print(f"schema at version {service.schema_version()} in {settings.database_url}", flush=True)
     finally:
-        store.close()
+        service.close()
 
 
 def _reindex(args: argparse.Namespace) -> int:
-    from fashion_classifier.inference import Classifier
-    from fashion_classifier.reindex import ProgressBar, reindex
+    from fashion_classifier.reindex import ProgressBar
+    from fashion_classifier.service import PredictionService
 
-    settings = Settings.from_env()
-    classifier = Classifier.load(settings.model_path)
-    store = _open_store(settings)
+    service = PredictionService.from_settings(Settings.from_env())
     try:
-        done = reindex(classifier, store, max_pixels=settings.max_pixels, report=ProgressBar())
+        done = service.reindex(report=ProgressBar())
     finally:
-        store.close()
+        service.close()
     print(
-        f"\nmodel {classifier.version}: {done.embedded} records embedded, {done.already} already were, "
+        f"\nmodel {service.model_version}: {done.embedded} records embedded, {done.already} already were, "
         f"{done.unreadable} without a readable picture ({done.seen} in all)",
         flush=True,
     )
     return 0
 
 
-def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
-    from fashion_classifier.storage import open_store
-
-    return open_store(
-        settings.database_url,
-        consistency=settings.cassandra_consistency,
-        replication=settings.cassandra_replication,
-        username=settings.cassandra_username,
-        password=settings.cassandra_password,
-    )
-
-
 def _feedback_export(args: argparse.Namespace) -> int:
     from fashion_classifier.batch import export_feedback
 
     return export_feedback(Settings.from_env(), args.output)
-
-
-def prepare_metrics_dir() -> None:
-    """Workers are processes: prometheus-client adds up their counters through files in this dir."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not directory:
-        directory = tempfile.mkdtemp(prefix="fashion-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-    os.makedirs(directory, exist_ok=True)
-    for name in os.listdir(directory):  # counters of an earlier run must not be added again
-        if name.endswith(".db"):
-            os.remove(os.path.join(directory, name))
 
 
 if __name__ == "__main__":

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fashion_classifier.config import DEFAULT_MAX_UPLOAD_BYTES, Limits
+
 ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"})
-DEFAULT_MAX_PIXELS = 24_000_000
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_PIXELS = Limits().max_pixels
+DEFAULT_MAX_BYTES = DEFAULT_MAX_UPLOAD_BYTES
 SIDE = 28  # the data set scales each garment's longer side to 28 px and centres the shorter one
 EXIF_ORIENTATION = 0x0112
 WORK_SIDE = 112  # analyse big photos at this size: enough for a bounding box, cheap
@@ -55,10 +57,9 @@ class ImageTooLarge(InvalidImage):
 
 @dataclass(frozen=True)
 class CheckedImage:
-    """A decoded, EXIF-upright picture with its original format and size."""
+    """A decoded, EXIF-upright picture with its original size."""
 
     image: Image.Image
-    format: str
     width: int
     height: int
 
@@ -72,7 +73,9 @@ def load_image(
 ) -> CheckedImage:
     """Decode upload bytes safely: size, format and pixel count are checked before the full decode.
 
-    JPEGs are decoded at the smallest DCT scale that keeps both sides >= `min_side`.
+    `min_side` is the largest side anything made from the pixels needs (the service passes its
+    stored copy's side): JPEGs are decoded at the smallest DCT scale that keeps both sides >= it,
+    and pictures over BIG_PICTURE_PIXELS are shrunk to it right after decoding.
     """
     if not data:
         raise InvalidImage("the file is empty; choose a PNG, JPEG, WebP, GIF, BMP or TIFF picture")
@@ -150,7 +153,7 @@ def _decode_big(image: Image.Image, orientation: int, min_side: int, size: tuple
     del image
     if orientation in UPRIGHT:
         small = small.transpose(UPRIGHT[orientation])
-    return CheckedImage(image=small, format=fmt, width=size[0], height=size[1])
+    return CheckedImage(image=small, width=size[0], height=size[1])
 
 
 def shrink(image: Image.Image, max_side: int) -> Image.Image:
@@ -175,7 +178,7 @@ def _decode(image: Image.Image, width: int, height: int, min_side: int) -> Check
         image.seek(0)  # animated pictures: the first frame
         image.load()
         ImageOps.exif_transpose(image, in_place=True)  # upright; no copy when already upright
-    return CheckedImage(image=image, format=fmt, width=width, height=height)
+    return CheckedImage(image=image, width=width, height=height)
 
 
 @contextmanager

@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from fashion_classifier import similar
+from fashion_classifier.config import Limits, Settings
 from fashion_classifier.inference import Classifier
 from fashion_classifier.labels import class_index
 from fashion_classifier.preprocessing import (
@@ -24,8 +26,9 @@ from fashion_classifier.preprocessing import (
     to_model_input,
 )
 from fashion_classifier.records import Neighbour, Page, Record, StoredImage, new_record_id, record_time
-from fashion_classifier.storage import MAX_PAGE_SIZE, PredictionStore
+from fashion_classifier.storage import MAX_PAGE_SIZE, PredictionStore, store_from_settings
 
+__all__ = ["BadRequest", "Limits", "PredictionService", "RecordNotFound", "Upload"]
 MAX_FILENAME_LENGTH = 255
 
 
@@ -43,14 +46,6 @@ class Upload:
     data: bytes
 
 
-@dataclass(frozen=True, kw_only=True)
-class Limits:
-    max_pixels: int = 24_000_000  # one picture
-    max_request_pixels: int = 48_000_000  # all pictures of one request together
-    max_files: int = 16
-    stored_image_max_side: int = 1024
-
-
 @dataclass(frozen=True)
 class _Prepared:
     """What is kept of one upload once its decoded pixels are freed."""
@@ -62,18 +57,79 @@ class _Prepared:
 
 
 class PredictionService:
-    """Checks pictures, predicts their class, keeps every result in the store."""
+    """Checks pictures, predicts their class, keeps every result in the store.
+
+    The one door to the model and the store: the web app, the CLI and the batch commands
+    build it with from_settings() and never touch either themselves.
+    """
 
     def __init__(
         self,
-        classifier: Classifier,
+        classifier: Classifier | None,
         store: PredictionStore,
         *,
         limits: Limits | None = None,
     ) -> None:
-        self.classifier = classifier
-        self.store = store
-        self.limits = limits or Limits()
+        self._classifier = classifier  # None: opened for store work only (migrate, export)
+        self._store = store
+        self._limits = limits or Limits()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, with_model: bool = True) -> PredictionService:
+        """The model (unless `with_model` is false) and the store that `settings` name; the store connects lazily."""
+        classifier = Classifier.load(settings.model_path) if with_model else None
+        return cls(classifier, store_from_settings(settings), limits=settings.limits)
+
+    @property
+    def _model(self) -> Classifier:
+        if self._classifier is None:
+            raise RuntimeError("this service was opened without its model (from_settings(with_model=False))")
+        return self._classifier
+
+    # -- what the web app's probes and pages ask -----------------------------------------------
+
+    @property
+    def model_version(self) -> str:
+        return self._model.version
+
+    def model_card(self) -> dict[str, object]:
+        """The model card of the model that answers, with its version."""
+        return {**self._model.card, "version": self._model.version}
+
+    def check_schema(self) -> None:
+        """Raise SchemaNotReady (a StoreUnavailable) while the store's schema is too old to serve."""
+        self._store.check_schema()
+
+    def check_ready(self) -> None:
+        """Raise StoreUnavailable (or SchemaNotReady) unless the store answers now and is migrated."""
+        self._store.ping()
+        self._store.check_schema()
+
+    # -- store maintenance (CLI) -----------------------------------------------------------
+
+    def migrate(self, *, target: int | None = None, only_if_new: bool = False) -> list[str]:
+        """Apply the pending schema migrations (up to `target`); returns their names.
+
+        `only_if_new`: only when the store has no schema at all (a brand-new embedded store).
+        """
+        if only_if_new and self._store.schema_version() > 0:
+            return []
+        return self._store.migrate(target=target)
+
+    def schema_version(self) -> int:
+        return self._store.schema_version()
+
+    def corrected_pictures(self) -> Iterator[tuple[Record, StoredImage]]:
+        """Every corrected record with its picture, oldest first (for a retraining set)."""
+        for record in self._store.corrected():
+            image = self._store.image(record.id)
+            if image is not None and record.corrected_label is not None:
+                yield record, image
+
+    def close(self) -> None:
+        self._store.close()
+
+    # -- use cases -------------------------------------------------------------------------
 
     def classify(self, uploads: Sequence[Upload]) -> list[Record]:
         """Classify and keep every picture, or none: one bad file rejects the whole request.
@@ -82,8 +138,9 @@ class PredictionService:
         """
         self._check_request(uploads)
         prepared = [self._prepare(upload) for upload in uploads]
-        batch = np.concatenate([p.model_input for p in prepared])
-        predictions, embeddings = self.classifier.predict_and_embed(batch)
+        predictions, embeddings = self._model.predict_and_embed(
+            np.concatenate([p.model_input for p in prepared])
+        )
         records = []
         for i, (upload, picture, prediction) in enumerate(zip(uploads, prepared, predictions, strict=True)):
             record_id = new_record_id()
@@ -92,44 +149,47 @@ class PredictionService:
                 created_at=record_time(record_id),
                 filename=clean_filename(upload.filename),
                 prediction=prediction,
-                model_version=self.classifier.version,
+                model_version=self._model.version,
                 width=picture.width,
                 height=picture.height,
                 embedding=None if embeddings is None else similar.to_vector(embeddings[i]),
             )
             records.append(record)
-        self.store.add_many([(record, p.stored) for record, p in zip(records, prepared, strict=True)])
+        self._store.add_many([(record, p.stored) for record, p in zip(records, prepared, strict=True)])
         return records
 
     def _check_request(self, uploads: Sequence[Upload]) -> None:
         """Count, bytes and pixels of every file, from headers alone, before any is decoded."""
         if not uploads:
             raise BadRequest("no file was sent; attach a picture in the form field 'file'")
-        if len(uploads) > self.limits.max_files:
-            raise BadRequest(f"{len(uploads)} files sent; send at most {self.limits.max_files} at once")
+        if len(uploads) > self._limits.max_files_per_request:
+            raise BadRequest(
+                f"{len(uploads)} files sent; send at most {self._limits.max_files_per_request} at once"
+            )
         total = 0
         for upload in uploads:
             with _named(upload):
                 pixels = pixel_count(upload.data)
-                if pixels > self.limits.max_pixels:
+                if pixels > self._limits.max_pixels:
                     raise ImageTooLarge(
                         f"the picture has {pixels / 1e6:.0f} megapixels; the limit is "
-                        f"{self.limits.max_pixels / 1e6:.0f} megapixels"
+                        f"{self._limits.max_pixels / 1e6:.0f} megapixels"
                     )
             total += pixels
-        if total > self.limits.max_request_pixels:
+        if total > self._limits.max_request_pixels:
             raise ImageTooLarge(
                 f"the pictures add up to {total / 1e6:.0f} megapixels; one request may hold at most "
-                f"{self.limits.max_request_pixels / 1e6:.0f}: send fewer or smaller pictures at once"
+                f"{self._limits.max_request_pixels / 1e6:.0f}: send fewer or smaller pictures at once"
             )
 
     def _prepare(self, upload: Upload) -> _Prepared:
         """Decode one picture, derive the model input and the copy to keep; its pixels go after."""
+        # The stored copy is the largest thing made from the pixels: a JPEG may be decoded at
+        # a reduced scale (load_image's min_side) as long as that copy keeps its full size.
+        keep_side = self._limits.stored_image_max_side
         with _named(upload):
-            checked = load_image(
-                upload.data, max_pixels=self.limits.max_pixels, min_side=self.limits.stored_image_max_side
-            )
-        stored = stored_copy(checked.image, max_side=self.limits.stored_image_max_side)
+            checked = load_image(upload.data, max_pixels=self._limits.max_pixels, min_side=keep_side)
+        stored = stored_copy(checked.image, max_side=keep_side)
         return _Prepared(to_model_input(checked.image), checked.width, checked.height, stored)
 
     def history(
@@ -145,16 +205,16 @@ class PredictionService:
             raise BadRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         if label is not None:
             _check_class(label)
-        return self.store.list(limit=limit, cursor=cursor, label=label, garment=garment)
+        return self._store.list(limit=limit, cursor=cursor, label=label, garment=garment)
 
     def get(self, record_id: uuid.UUID) -> Record:
-        record = self.store.get(record_id)
+        record = self._store.get(record_id)
         if record is None:
             raise RecordNotFound(f"no prediction with id {record_id}")
         return record
 
     def image(self, record_id: uuid.UUID) -> StoredImage:
-        image = self.store.image(record_id)
+        image = self._store.image(record_id)
         if image is None:
             raise RecordNotFound(f"no picture for prediction {record_id}")
         return image
@@ -162,7 +222,7 @@ class PredictionService:
     def correct(self, record_id: uuid.UUID, label: str) -> Record:
         """Keep the user's 'wrong, it is a ...' answer with the record."""
         _check_class(label)
-        record = self.store.set_correction(record_id, label)
+        record = self._store.set_correction(record_id, label)
         if record is None:
             raise RecordNotFound(f"no prediction with id {record_id}")
         return record
@@ -170,20 +230,27 @@ class PredictionService:
     def similar(self, record_id: uuid.UUID, *, limit: int) -> list[Neighbour]:
         """Past uploads that look like this record's picture, closest first (not the record itself)."""
         _check_similar_limit(limit)
-        version = self.classifier.version
-        vector = self.store.embedding(record_id, model_version=version)
+        vector = self._store.embedding(record_id, model_version=self._model.version)
         if vector is None:  # kept before embeddings existed, or by another model: from its picture
-            image = self.image(record_id)
-            vector = similar.embed_picture(self.classifier, image, max_pixels=self.limits.max_pixels)
-        return similar.nearest(self.store, vector, model_version=version, limit=limit, exclude=record_id)
+            vector = similar.embed_picture(
+                self._model, self.image(record_id), max_pixels=self._limits.max_pixels
+            )
+        return similar.nearest(
+            self._store, vector, model_version=self._model.version, limit=limit, exclude=record_id
+        )
 
     def search(self, upload: Upload, *, limit: int) -> list[Neighbour]:
         """Past uploads that look like this picture; the picture itself is not kept."""
         _check_similar_limit(limit)
         self._check_request([upload])
-        picture = self._prepare(upload)
-        vector = similar.to_vector(self.classifier.embed(picture.model_input)[0])
-        return similar.nearest(self.store, vector, model_version=self.classifier.version, limit=limit)
+        vector = similar.to_vector(self._model.embed(self._prepare(upload).model_input)[0])
+        return similar.nearest(self._store, vector, model_version=self._model.version, limit=limit)
+
+    def reindex(self, **options: Any) -> Any:
+        """`fashion-classifier reindex`: see reindex.reindex."""
+        from fashion_classifier.reindex import reindex
+
+        return reindex(self._model, self._store, max_pixels=self._limits.max_pixels, **options)
 
 
 def _check_similar_limit(limit: int) -> None:

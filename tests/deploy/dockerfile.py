@@ -89,8 +89,8 @@ def parse(path: Path = DOCKERFILE) -> list[Stage]:
         elif keyword == "FROM":
             words = [w for w in arguments.split() if not w.startswith("--")]
             base = _VARIABLE.sub(lambda m: global_args.get(m[1] or m[2], m[0]), words[0])
-            name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
-            stages.append(Stage(base=base, name=name))
+            stage_name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
+            stages.append(Stage(base=base, name=stage_name))
         else:
             stages[-1].instructions.append(Instruction(keyword, arguments))
     return stages

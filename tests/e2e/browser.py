@@ -16,7 +16,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 AXE = ROOT / "tests" / "e2e" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Generated, so never into the tracked docs/: `make docs-screenshots` copies them there when wanted.
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1100, "height": 900}}
 # An iPhone 12-13-14 sized screen, with touch, as a phone's browser reports it.
 PHONE: dict[str, Any] = {

@@ -1,19 +1,21 @@
 """A person's visit in headless Chromium: upload two pictures, read the bars, correct one,
-find the correction in the history, switch to Chinese. Screenshots go to docs/screenshots/."""
+find the correction in the history, switch to Chinese. Screenshots go to test-artifacts/screenshots/ (`make docs-screenshots`
+copies them into docs/)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, Server, start_server, stop_server
+from tests.e2e.browser import SCREENSHOTS
+from tests.e2e.conftest import Server, start_server, stop_server
 from tests.pictures import dataset_png, first_of_class, not_a_garment, product_photo
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -24,12 +26,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser]
 if not CHROMIUM.exists() and os.environ.get("CI") != "true":
-    pytestmark = [
-        pytest.mark.browser,
-        pytest.mark.skip(reason="needs Debian's chromium: apt-get install chromium"),
-    ]
+    pytestmark.append(pytest.mark.skip(reason="needs Debian's chromium: apt-get install chromium"))
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -59,7 +58,7 @@ def pictures(folder: Path) -> list[Path]:
     return [boot, trousers]
 
 
-def test_upload_feedback_history_and_language(page, site: Server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_upload_feedback_history_and_language(page: Any, site: Server, tmp_path: Path) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.goto(f"{site.url}/")
     assert page.url.endswith("/upload")
@@ -102,7 +101,7 @@ PAGES = ["/upload", "/history", "/docs"]
 
 
 @pytest.mark.parametrize("path", ["/upload", "/history"])
-def test_pages_pass_an_accessibility_smoke_check(page, site: Server, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_pages_pass_an_accessibility_smoke_check(page: Any, site: Server, path: str) -> None:
     page.goto(f"{site.url}{path}")
     problems = page.evaluate(
         """() => {
@@ -122,7 +121,7 @@ def test_pages_pass_an_accessibility_smoke_check(page, site: Server, path: str) 
     assert problems == []
 
 
-def test_result_and_record_pages_pass_the_same_check(page, site: Server) -> None:  # type: ignore[no-untyped-def]
+def test_result_and_record_pages_pass_the_same_check(page: Any, site: Server) -> None:
     page.goto(f"{site.url}/history")
     page.locator("table.history tbody tr a").first.click()
     page.wait_for_url("**/records/*")
@@ -132,8 +131,8 @@ def test_result_and_record_pages_pass_the_same_check(page, site: Server) -> None
 
 
 def test_a_picture_that_is_no_garment_says_so_and_the_history_filters_it(
-    page, site: Server, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    page: Any, site: Server, tmp_path: Path
+) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     scan = tmp_path / "scanned-page.png"
     scan.write_bytes(not_a_garment())

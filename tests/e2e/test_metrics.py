@@ -20,17 +20,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(running)
 
 
-def scrape(server: Server) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(server: Server) -> Samples:
     response = requests.get(f"{server.url}/metrics", timeout=10)
     assert response.status_code == 200
-    samples = {}
+    samples: Samples = {}
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
             samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return samples
 
 
-def total(samples: dict, name: str, **labels: str) -> float:  # type: ignore[type-arg]
+def total(samples: Samples, name: str, **labels: str) -> float:
     wanted = set(labels.items())
     return sum(v for (n, sample_labels), v in samples.items() if n == name and wanted <= set(sample_labels))
 

@@ -14,11 +14,23 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core.result import Ok
 
 from tests.e2e.conftest import Server, start_server, stop_server
 from tests.pictures import dataset_png
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Every operation the fuzzing test below drives; the last test holds it to the document.
+FUZZED = [
+    "POST /api/v1/predictions",
+    "GET /api/v1/predictions",
+    "GET /api/v1/predictions/{record_id}",
+    "GET /api/v1/predictions/{record_id}/image",
+    "POST /api/v1/predictions/{record_id}/feedback",
+    "GET /api/v1/model",
+    "GET /api/v1/predictions/{record_id}/similar",
+    "POST /api/v1/search",
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +54,7 @@ def api_schema(site: Server) -> schemathesis.BaseSchema:
 
 # schemathesis' pytest plugin does not load under pytest 9 here ("no attribute _nodeid"), so each
 # operation's Hypothesis strategy is driven directly.
-@pytest.mark.parametrize(
-    "method_and_path",
-    [
-        "POST /api/v1/predictions",
-        "GET /api/v1/predictions",
-        "GET /api/v1/predictions/{record_id}",
-        "GET /api/v1/predictions/{record_id}/image",
-        "POST /api/v1/predictions/{record_id}/feedback",
-        "GET /api/v1/model",
-        "GET /api/v1/predictions/{record_id}/similar",
-        "POST /api/v1/search",
-    ],
-)
+@pytest.mark.parametrize("method_and_path", FUZZED)
 def test_api_never_fails_and_matches_its_schema(
     api_schema: schemathesis.BaseSchema, method_and_path: str
 ) -> None:
@@ -69,6 +69,10 @@ def test_api_never_fails_and_matches_its_schema(
     exercise()
 
 
-def test_every_api_operation_is_exercised(api_schema: schemathesis.BaseSchema) -> None:
-    documented = {f"{op.ok().method.upper()} {op.ok().path}" for op in api_schema.get_all_operations()}
-    assert len(documented) == 8
+def test_every_documented_api_operation_is_in_the_fuzzed_list(api_schema: schemathesis.BaseSchema) -> None:
+    """A new operation in /openapi.json fails here until it is added to FUZZED (and so fuzzed)."""
+    documented = set()
+    for result in api_schema.get_all_operations():
+        assert isinstance(result, Ok), f"/openapi.json has an operation schemathesis cannot read: {result}"
+        documented.add(f"{result.ok().method.upper()} {result.ok().path}")
+    assert documented == set(FUZZED)

@@ -1,5 +1,5 @@
 """Pictures from the clipboard and from a phone's camera take the upload path of chosen files;
-the navigation fits a 390-px phone screen. Screenshots go to docs/screenshots/."""
+the navigation fits a 390-px phone screen. Screenshots go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def nothing_of(store: PredictionStore, records: list[Record]) -> bool:
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[PredictionStore]:
     store = open_store(f"sqlite:///{tmp_path}/all.db")
-    store.init_schema()
+    store.migrate()
     yield store
     store.close()
 
@@ -58,7 +58,7 @@ def test_sqlite_takes_back_the_first_records_when_a_later_one_fails(sqlite_store
 def cassandra_store() -> Iterator[CassandraStore]:
     store = open_store(cassandra_test_url(f"hardening_all_{uuid.uuid4().hex[:8]}"), consistency="ONE")
     assert isinstance(store, CassandraStore)
-    store.init_schema()
+    store.migrate()
     yield store
     store._connect().execute(f"DROP KEYSPACE IF EXISTS {store.keyspace}", timeout=120)  # slow on a busy node
     store.close()

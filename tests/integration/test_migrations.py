@@ -13,6 +13,7 @@ import pytest
 from cassandra.cluster import Cluster
 
 from fashion_classifier.storage import LATEST_VERSION, PredictionStore, SchemaNotReady, open_store
+from fashion_classifier.storage.cassandra_schema import DDL_TIMEOUT_S
 from fashion_classifier.storage.migrations import BASELINE_CQL, BASELINE_SQLITE
 from tests.cassandra_node import cassandra_test_url, ensure_node
 from tests.integration.test_store_contract import IMAGE, all_pages, make_record
@@ -30,11 +31,13 @@ def create_schema_of_main(url: str) -> None:
     cluster = Cluster([host], port=int(port or 9042), protocol_version=5)
     try:
         session = cluster.connect()
+        # Schema statements on a busy node can take longer than the driver's 10 s default.
         session.execute(
-            f"CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+            f"CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}",
+            timeout=DDL_TIMEOUT_S,
         )
         for statement in BASELINE_CQL:
-            session.execute(statement.format(ks=keyspace))
+            session.execute(statement.format(ks=keyspace), timeout=DDL_TIMEOUT_S)
     finally:
         cluster.shutdown()
 
@@ -120,3 +123,22 @@ def test_cassandra_migration_cut_short_can_run_again() -> None:
     store.add(record, IMAGE)
     assert store.get(record.id) == record
     store.close()
+
+
+@pytest.mark.cassandra
+def test_a_store_being_upgraded_still_serves_at_the_baseline() -> None:
+    """The moment between the migrator creating schema_migrations and recording a version in it."""
+    url = cassandra_test_url(f"fc_upgrading_{uuid.uuid4().hex[:10]}")
+    create_schema_of_main(url)
+    store = open_store(url, consistency="ONE")
+    try:
+        store.ping()  # opens the session
+        keyspace = url.rpartition("/")[2]
+        store._connect().execute(  # type: ignore[attr-defined]
+            f"CREATE TABLE {keyspace}.schema_migrations (version int PRIMARY KEY, name text, applied_at timestamp)",
+            timeout=60,
+        )
+        assert store.schema_version() == 1
+        store.check_schema()  # serves: no SchemaNotReady
+    finally:
+        store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -62,7 +62,7 @@ def drop_keyspace(store: PredictionStore) -> None:
 
 
 def add(
-    store: PredictionStore, vectors: list[tuple[float, ...] | None], version: str = "test-model"
+    store: PredictionStore, vectors: Sequence[tuple[float, ...] | None], version: str = "test-model"
 ) -> list[Record]:
     records = [with_embedding(make_record(timedelta(seconds=i)), v, version) for i, v in enumerate(vectors)]
     for record in records:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -175,26 +174,46 @@ def test_concurrent_adds_from_eight_threads_are_all_found(store: PredictionStore
     assert {r.id for r in all_pages(store, limit=50)} == {r.id for r in records}
 
 
-def test_ping_answers(store: PredictionStore) -> None:
+def test_a_closed_store_answers_again_with_its_records_kept(store: PredictionStore) -> None:
+    """ping() is what /readyz asks; after close() (a worker's shutdown) the store opens anew."""
+    record = make_record()
+    store.add(record, IMAGE)
     store.ping()
+    store.close()
+    store.ping()
+    assert store.get(record.id) == record
+    assert [r.id for r in store.list(limit=5).records] == [record.id]
+
+
+def test_an_unreachable_sqlite_file_fails_ping_with_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    store = open_store(f"sqlite:///{blocker}/data/predictions.db")  # its folder cannot be made
+    with pytest.raises(StoreUnavailable, match=r"cannot create the folder"):
+        store.ping()
 
 
 @pytest.mark.cassandra
 def test_unreachable_cassandra_fails_fast_with_a_clear_error() -> None:
+    """Every operation says which cluster is down and that retrying later is the remedy.
+
+    How fast it gives up is a timing, not asserted here (the machine is shared); the suite's
+    timeout bounds a hang.
+    """
     store = open_store("cassandra://127.0.0.1:9/fc_nowhere")  # nothing listens on port 9
-    started = time.monotonic()
-    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:9 is unreachable"):
+    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:9 is unreachable.*retry"):
         store.ping()
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:9 is unreachable.*retry"):
         store.add(make_record(), IMAGE)
-    assert time.monotonic() - started < 30
+    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:9 is unreachable.*retry"):
+        store.list(limit=5)
 
 
 @pytest.mark.cassandra
 def test_cassandra_write_replayed_by_a_driver_retry_changes_nothing() -> None:
     """A retried write reaches the node again with the same timestamp; the record must not double."""
     store = open_store(cassandra_test_url(f"fc_replay_{uuid.uuid4().hex[:10]}"), consistency="ONE")
-    store.init_schema()
+    store.migrate()
     record = make_record()
     store.ping()  # opens the session, so the cluster below is the one that writes
     # The driver resends a retried request as it was, client timestamp included: do the same.

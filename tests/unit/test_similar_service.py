@@ -27,7 +27,7 @@ def test_every_upload_is_kept_with_its_unit_length_embedding(
     service: PredictionService, store: MemoryStore
 ) -> None:
     (record,) = service.classify([Upload("boot.png", dataset_png(first_of_class(9))[0])])
-    vector = store.embeddings[(record.id, service.classifier.version)]
+    vector = store.embeddings[(record.id, service.model_version)]
     assert len(vector) == 256
     assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
 

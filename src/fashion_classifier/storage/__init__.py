@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fashion_classifier.config import DEFAULT_CASSANDRA_CONSISTENCY, DEFAULT_CASSANDRA_REPLICATION, Settings
 from fashion_classifier.storage.base import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -18,14 +19,15 @@ __all__ = [
     "SchemaNotReady",
     "StoreUnavailable",
     "open_store",
+    "store_from_settings",
 ]
 
 
 def open_store(
     url: str,
     *,
-    consistency: str = "LOCAL_QUORUM",
-    replication: str = "SimpleStrategy:1",
+    consistency: str = DEFAULT_CASSANDRA_CONSISTENCY,
+    replication: str = DEFAULT_CASSANDRA_REPLICATION,
     username: str | None = None,
     password: str | None = None,
 ) -> PredictionStore:
@@ -44,3 +46,14 @@ def open_store(
             url, consistency=consistency, replication=replication, username=username, password=password
         )
     raise ValueError(f"DATABASE_URL {url!r} is neither sqlite:///path nor cassandra://hosts:port/keyspace")
+
+
+def store_from_settings(settings: Settings) -> PredictionStore:
+    """The store DATABASE_URL and the CASSANDRA_* settings name (opened by the service alone)."""
+    return open_store(
+        settings.database_url,
+        consistency=settings.cassandra_consistency,
+        replication=settings.cassandra_replication,
+        username=settings.cassandra_username,
+        password=settings.cassandra_password,
+    )

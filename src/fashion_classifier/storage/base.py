@@ -26,9 +26,6 @@ class PredictionStore(Protocol):
         One process at a time (`fashion-classifier migrate`); serving workers never call it.
         """
 
-    def init_schema(self) -> None:
-        """The old name of migrate(): brings the schema to the latest version."""
-
     def schema_version(self) -> int:
         """The applied schema version (0: no schema yet), read from the database now."""
 

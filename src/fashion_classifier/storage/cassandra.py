@@ -13,45 +13,29 @@ from __future__ import annotations
 
 import builtins
 import logging
-import os
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote
 
-from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster, Session
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
 from fashion_classifier.records import Cursor, Page, Record, StoredImage
 from fashion_classifier.storage import cassandra_schema
-from fashion_classifier.storage.base import StoreUnavailable
-from fashion_classifier.storage.cassandra_calls import UNAVAILABLE, Calls, DeadlineExceeded
+from fashion_classifier.storage.base import DEFAULT_PAGE_SIZE
+from fashion_classifier.storage.cassandra_calls import UNAVAILABLE, DeadlineExceeded
+from fashion_classifier.storage.cassandra_connection import CassandraConnection
 from fashion_classifier.storage.cassandra_rows import (
-    FIELDS,
-    GARMENT_FIELDS,
-    STATEMENTS,
     bucket_of,
     feed_name,
     feeds_of,
-    row_values,
     to_record,
     utc,
 )
-from fashion_classifier.storage.cassandra_session import (
-    KEYSPACE_NAME,
-    OPERATION_DEADLINE_S,
-    consistency_level,
-    cql_map,
-    new_cluster,
-    parse_url,
-    replication_map,
-)
+from fashion_classifier.storage.cassandra_session import cql_map
 from fashion_classifier.storage.cassandra_similar import CassandraSimilarity
-from fashion_classifier.storage.migrations import GARMENT_VERSION, VersionCache, require_serving
+from fashion_classifier.storage.migrations import require_serving
+from fashion_classifier.storage.rows import fetch_size, page_of, record_values
 
 # A logged batch first writes its batchlog to two other nodes. When one of them has just died,
 # and gossip has not said so yet (~15 s in docs/failover.md), that write waits for the server's
@@ -62,136 +46,8 @@ BATCHLOG_WAIT_S = 0.5
 log = logging.getLogger(__name__)
 
 
-class CassandraStore(CassandraSimilarity):
-    """PredictionStore on Cassandra; one driver session per process, made on first use."""
-
-    def __init__(
-        self,
-        hosts: list[str],
-        port: int,
-        keyspace: str,
-        *,
-        consistency: str,
-        replication: str,
-        credentials: tuple[str, str] | None = None,
-    ) -> None:
-        if not KEYSPACE_NAME.match(keyspace):
-            raise ValueError(f"keyspace {keyspace!r}: use letters, digits and _ (at most 48)")
-        self.hosts, self.port, self.keyspace = hosts, port, keyspace
-        self.consistency = consistency_level(consistency)
-        self.replication = replication_map(replication)
-        self._credentials = credentials  # (user, password): never part of `where` or a message
-        self._lock = threading.Lock()
-        self._cluster: Cluster | None = None
-        self._session: Session | None = None
-        self._statements: dict[tuple[str, bool], PreparedStatement] = {}
-        self._pid = 0
-        self._version = VersionCache()
-        self._calls = Calls(self._connect)
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        consistency: str = "LOCAL_QUORUM",
-        replication: str = "SimpleStrategy:1",
-        username: str | None = None,
-        password: str | None = None,
-    ) -> CassandraStore:
-        """cassandra://[user:password@]host1,host2:9042/keyspace (port 9042, keyspace fashion_classifier by default).
-
-        user and password are percent-decoded; without them, `username` and `password` are used.
-        """
-        userinfo, _, rest = url.removeprefix("cassandra://").rpartition("@")
-        if userinfo:
-            user, _, secret = userinfo.partition(":")
-            username, password = unquote(user), unquote(secret)
-        try:
-            address = parse_url(f"cassandra://{rest}")
-        except ValueError:
-            # The URL may carry a password: never echo it.
-            raise ValueError(
-                "DATABASE_URL: expected cassandra://[user:password@]host1,host2:9042/keyspace"
-            ) from None
-        return cls(
-            address.hosts,
-            address.port,
-            address.keyspace,
-            consistency=consistency,
-            replication=replication,
-            credentials=(username, password or "") if username else None,
-        )
-
-    @property
-    def where(self) -> str:
-        return f"Cassandra at {','.join(self.hosts)}:{self.port}"
-
-    # -- connection -------------------------------------------------------------------------
-
-    def _connect(self) -> Session:
-        """The session of this process; a forked child (gunicorn worker) makes its own."""
-        if self._session is not None and self._pid == os.getpid():
-            return self._session
-        with self._lock:
-            if self._session is None or self._pid != os.getpid():
-                self._session = self._open_session()
-                self._pid = os.getpid()
-                self._statements = {}
-                self._version = VersionCache()
-        return self._session
-
-    def _open_session(self) -> Session:
-        cluster = new_cluster(self.hosts, self.port, self.consistency)
-        if self._credentials:
-            cluster.auth_provider = PlainTextAuthProvider(*self._credentials)
-        try:
-            session = cluster.connect()
-        except BaseException:
-            cluster.shutdown()  # a failed first connect is retried on the next call, from scratch
-            raise
-        self._cluster = cluster
-        return session
-
-    def _garment(self) -> bool:
-        """Whether the schema has the verdict's columns (migration 2) to write and read."""
-        return self._version.get(self.schema_version) >= GARMENT_VERSION
-
-    def _prepared(self, name: str, garment: bool = False) -> PreparedStatement:
-        statement = self._statements.get((name, garment))
-        if statement is None:
-            fields = GARMENT_FIELDS if garment else FIELDS
-            query = STATEMENTS[name].format(
-                ks=self.keyspace, fields=fields, marks=", ".join("?" * len(fields.split(",")))
-            )
-            statement = cassandra_schema.prepare(self._connect(), query)
-            # Every statement here writes the same values under the same keys when repeated, so
-            # the driver may retry it on another node when its coordinator dies mid-request.
-            # (That is why probabilities is a frozen list: a non-frozen list appends on replay,
-            # and the failover test found records with 20 probabilities.)
-            statement.is_idempotent = True
-            self._statements[(name, garment)] = statement
-        return statement
-
-    @contextmanager
-    def _guard(self, action: str) -> Iterator[None]:
-        """One store operation: unavailable -> StoreUnavailable, and a deadline for all of it."""
-        try:
-            with self._calls.operation():
-                yield
-        except DeadlineExceeded as exc:
-            raise StoreUnavailable(
-                f"{self.where} is unreachable: no answer within the {OPERATION_DEADLINE_S:.1f} s "
-                f"deadline ({action}); retry in a few seconds"
-            ) from exc
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(
-                f"{self.where} is unreachable ({action}: {exc}); retry in a few seconds"
-            ) from exc
-
-    def _run(self, name: str, parameters: tuple[Any, ...], action: str) -> list[Any]:
-        with self._guard(action):
-            return list(self._calls.execute(self._prepared(name, self._garment()), parameters))
+class CassandraStore(CassandraConnection, CassandraSimilarity):
+    """PredictionStore on Cassandra (the connection itself: cassandra_connection.py)."""
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -199,13 +55,6 @@ class CassandraStore(CassandraSimilarity):
         with self._guard("migrating the schema"):
             replication = cql_map(self.replication)
             return cassandra_schema.migrate(self._connect(), self.keyspace, replication, target=target)
-
-    def init_schema(self) -> None:
-        self.migrate()
-
-    def schema_version(self) -> int:
-        with self._guard("reading the schema version"):
-            return cassandra_schema.applied_version(self._connect(), self.keyspace)
 
     def check_schema(self) -> None:
         require_serving(self._version.get(self.schema_version), f"{self.where}, keyspace {self.keyspace}")
@@ -248,7 +97,7 @@ class CassandraStore(CassandraSimilarity):
         self, record: Record, garment: bool
     ) -> builtins.list[tuple[PreparedStatement, tuple[Any, ...]]]:
         bucket = bucket_of(record.created_at)
-        fields = row_values(record, garment=garment)
+        fields = record_values(record, garment=garment)
         pieces = [(self._prepared("insert_record", garment), fields)]
         for feed in feeds_of(record, garment=garment):
             pieces.append((self._prepared("insert_feed", garment), (feed, bucket, *fields)))
@@ -296,7 +145,7 @@ class CassandraStore(CassandraSimilarity):
     def list(
         self,
         *,
-        limit: int = 20,
+        limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
         label: str | None = None,
         garment: bool | None = None,
@@ -306,11 +155,10 @@ class CassandraStore(CassandraSimilarity):
         records: builtins.list[Record] = []
         with self._guard("listing predictions"):
             for bucket in self._buckets(feed, after):
-                records += self._bucket_page(feed, bucket, after, limit + 1 - len(records))
-                if len(records) > limit:
+                records += self._bucket_page(feed, bucket, after, fetch_size(limit) - len(records))
+                if len(records) == fetch_size(limit):
                     break
-        page = records[:limit]
-        return Page(page, Cursor.after(page[-1]).encode() if len(records) > limit else None)
+        return page_of(records, limit)
 
     def _buckets(self, feed: str, after: Cursor | None) -> Iterator[datetime]:
         """Hours that hold rows, newest first, fetched lazily page by page."""
@@ -356,9 +204,3 @@ class CassandraStore(CassandraSimilarity):
     def ping(self) -> None:
         with self._guard("checking the connection"):
             self._connect().execute("SELECT release_version FROM system.local")
-
-    def close(self) -> None:
-        with self._lock:
-            if self._cluster is not None and self._pid == os.getpid():
-                self._cluster.shutdown()
-            self._cluster, self._session, self._statements = None, None, {}

@@ -1,15 +1,18 @@
-"""How records map onto Cassandra rows: statements, columns, feeds."""
+"""How records map onto Cassandra rows: the statements, the feeds a record is listed in, the values.
+
+The columns and the record mapping are shared with every store (rows.py); only the time needs
+converting here.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from fashion_classifier.records import Prediction, Record
+from fashion_classifier.records import Record
+from fashion_classifier.storage.rows import GARMENT_COLUMNS, record_from
 
-FIELDS = "id, created_at, filename, label, probabilities, model_version, width, height, corrected_label"
-GARMENT_FIELDS = FIELDS + ", garment_score, is_garment"  # from schema migration 2 on
-BUCKET = timedelta(hours=1)
+# {fields}: rows.column_list() (with the verdict's columns once the schema has them).
 STATEMENTS = {
     "insert_record": "INSERT INTO {ks}.records ({fields}) VALUES ({marks})",
     "insert_feed": "INSERT INTO {ks}.feed (feed, bucket, {fields}) VALUES (?, ?, {marks})",
@@ -52,40 +55,13 @@ def feeds_of(record: Record, *, garment: bool = True) -> list[str]:
     return feeds
 
 
-def row_values(record: Record, *, garment: bool) -> tuple[Any, ...]:
-    base = (
-        record.id,
-        record.created_at,
-        record.filename,
-        record.label,
-        list(record.prediction.probabilities),
-        record.model_version,
-        record.width,
-        record.height,
-        record.corrected_label,
-    )
-    return (*base, record.prediction.garment_score, record.prediction.is_garment) if garment else base
-
-
 def utc(moment: datetime) -> datetime:
     """The driver hands back naive UTC datetimes."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def to_record(row: Any) -> Record:
-    prediction = Prediction(
-        row.label,
-        tuple(row.probabilities),
-        getattr(row, "garment_score", None),  # absent before migration 2
-        getattr(row, "is_garment", None),
-    )
-    return Record(
-        id=row.id,
-        created_at=utc(row.created_at),
-        filename=row.filename,
-        prediction=prediction,
-        model_version=row.model_version,
-        width=row.width,
-        height=row.height,
-        corrected_label=row.corrected_label,
+    """A record from a driver row; the verdict's columns are absent before migration 2."""
+    return record_from(
+        {name: getattr(row, name, None) for name in GARMENT_COLUMNS}, decode={"created_at": utc}
     )

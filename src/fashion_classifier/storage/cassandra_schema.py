@@ -29,15 +29,23 @@ MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS {ks}.schema_migrations (
 
 
 def applied_version(session: Session, keyspace: str) -> int:
-    """From schema_migrations; a keyspace made before migrations existed holds the baseline (1)."""
+    """From schema_migrations; a keyspace made before migrations existed holds the baseline (1).
+
+    While a migrator upgrades such a keyspace, schema_migrations exists a moment before it holds
+    a row (and a node may list it before it serves it): that is still the baseline, not 0.
+    """
     rows = session.execute(
         "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,), timeout=10
     )
     tables = {row.table_name for row in rows}
-    if "schema_migrations" in tables:
+    baseline = 1 if "records" in tables else 0
+    if "schema_migrations" not in tables:
+        return baseline
+    try:
         versions = session.execute(f"SELECT version FROM {keyspace}.schema_migrations", timeout=10)
-        return max((row.version for row in versions), default=0)
-    return 1 if "records" in tables else 0
+    except InvalidRequest:  # "table schema_migrations does not exist" on a node that lags the DDL
+        return baseline
+    return max((row.version for row in versions), default=baseline)
 
 
 def migrate(session: Session, keyspace: str, replication: str, *, target: int | None = None) -> list[str]:

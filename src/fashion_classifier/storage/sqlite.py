@@ -14,16 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fashion_classifier.records import (
-    Cursor,
-    Page,
-    Prediction,
-    Record,
-    StoredImage,
-    from_millis,
-    to_millis,
-)
-from fashion_classifier.storage.base import StoreUnavailable
+from fashion_classifier.records import Cursor, Page, Record, StoredImage, from_millis, to_millis
+from fashion_classifier.storage.base import DEFAULT_PAGE_SIZE, StoreUnavailable
 from fashion_classifier.storage.migrations import (
     GARMENT_VERSION,
     Migration,
@@ -31,13 +23,23 @@ from fashion_classifier.storage.migrations import (
     pending,
     require_serving,
 )
+from fashion_classifier.storage.rows import (
+    GARMENT_COLUMNS,
+    Codec,
+    column_list,
+    fetch_size,
+    page_of,
+    record_from,
+    record_values,
+)
 from fashion_classifier.storage.sqlite_similar import SQLiteSimilarity
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"""
-COLUMNS = "id, created_at, filename, label, probabilities, model_version, width, height, corrected_label"
 WAL_ATTEMPTS = 100  # 0.1 s apart
-GARMENT_COLUMNS = COLUMNS + ", garment_score, is_garment"
+# What SQLite cannot keep as it is: the id as text, times as milliseconds, lists as JSON.
+ENCODE: Codec = {"id": str, "created_at": to_millis, "probabilities": json.dumps, "is_garment": int}
+DECODE: Codec = {"id": uuid.UUID, "created_at": from_millis, "probabilities": json.loads, "is_garment": bool}
 
 
 class SQLiteStore(SQLiteSimilarity):
@@ -101,9 +103,6 @@ class SQLiteStore(SQLiteSimilarity):
                 _apply(db, todo[0])
             done.append(f"{todo[0].version} {todo[0].name}")
 
-    def init_schema(self) -> None:
-        self.migrate()
-
     def schema_version(self) -> int:
         try:
             return _applied_version(self._connection())
@@ -113,19 +112,20 @@ class SQLiteStore(SQLiteSimilarity):
     def check_schema(self) -> None:
         require_serving(self._version.get(self.schema_version), f"SQLite database {self.path}")
 
-    def _columns(self) -> str:
+    def _garment(self) -> bool:
         """Records made before the garment verdict's migration have no such columns to read."""
-        return GARMENT_COLUMNS if self._version.get(self.schema_version) >= GARMENT_VERSION else COLUMNS
+        return self._version.get(self.schema_version) >= GARMENT_VERSION
 
     def add(self, record: Record, image: StoredImage) -> None:
         self.add_many([(record, image)])
 
     def add_many(self, items: Sequence[tuple[Record, StoredImage]]) -> None:
         """One transaction: a failure on the last picture takes back the first ones too."""
-        columns = self._columns()
+        garment = self._garment()
+        columns = column_list(garment=garment)
         with self._transaction() as db:
             for record, image in items:
-                row = _row(record, garment=columns == GARMENT_COLUMNS)
+                row = record_values(record, garment=garment, encode=ENCODE)
                 db.execute(f"INSERT INTO records ({columns}) VALUES ({', '.join('?' * len(row))})", row)
                 db.execute(
                     "INSERT INTO images (record_id, content_type, data) VALUES (?, ?, ?)",
@@ -135,7 +135,7 @@ class SQLiteStore(SQLiteSimilarity):
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         rows = self._query(f"SELECT {self._columns()} FROM records WHERE id = ?", (str(record_id),))
-        return _record(rows[0]) if rows else None
+        return self._record(rows[0]) if rows else None
 
     def image(self, record_id: uuid.UUID) -> StoredImage | None:
         rows = self._query("SELECT content_type, data FROM images WHERE record_id = ?", (str(record_id),))
@@ -144,18 +144,18 @@ class SQLiteStore(SQLiteSimilarity):
     def list(
         self,
         *,
-        limit: int = 20,
+        limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
         label: str | None = None,
         garment: bool | None = None,
     ) -> Page:
-        columns = self._columns()
+        garment_columns = self._garment()
         where: builtins.list[str] = []
         parameters: builtins.list[object] = []
         if label is not None:
             where.append("label = ?")
             parameters.append(label)
-        if garment is not None and columns != GARMENT_COLUMNS:
+        if garment is not None and not garment_columns:
             where.append("0")  # no record has a verdict before the column exists
         elif garment is not None:
             where.append("is_garment = ?")
@@ -165,11 +165,9 @@ class SQLiteStore(SQLiteSimilarity):
             where.append("(created_at, id) < (?, ?)")
             parameters += [to_millis(after.created_at), str(after.id)]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT {columns} FROM records {clause} ORDER BY created_at DESC, id DESC LIMIT ?"
-        rows = self._query(sql, (*parameters, limit + 1))  # one extra row tells whether more follow
-        records = [_record(row) for row in rows[:limit]]
-        more = len(rows) > limit
-        return Page(records, Cursor.after(records[-1]).encode() if more else None)
+        sql = f"SELECT {self._columns()} FROM records {clause} ORDER BY created_at DESC, id DESC LIMIT ?"
+        rows = self._query(sql, (*parameters, fetch_size(limit)))
+        return page_of([self._record(row) for row in rows], limit)
 
     def set_correction(self, record_id: uuid.UUID, label: str) -> Record | None:
         with self._transaction() as db:
@@ -180,7 +178,14 @@ class SQLiteStore(SQLiteSimilarity):
         rows = self._query(
             f"SELECT {self._columns()} FROM records WHERE corrected_label IS NOT NULL ORDER BY created_at"
         )
-        return [_record(row) for row in rows]
+        return [self._record(row) for row in rows]
+
+    def _columns(self) -> str:
+        return column_list(garment=self._garment())
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> Record:
+        return record_from(dict(zip(GARMENT_COLUMNS, row, strict=False)), decode=DECODE)
 
     def ping(self) -> None:
         self._query("SELECT 1")
@@ -207,41 +212,6 @@ def _apply(db: sqlite3.Connection, migration: Migration) -> None:
     db.execute(
         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
         (migration.version, migration.name, to_millis(datetime.now(UTC))),
-    )
-
-
-def _row(record: Record, *, garment: bool) -> tuple[object, ...]:
-    base = (
-        str(record.id),
-        to_millis(record.created_at),
-        record.filename,
-        record.label,
-        json.dumps(record.prediction.probabilities),
-        record.model_version,
-        record.width,
-        record.height,
-        record.corrected_label,
-    )
-    if not garment:
-        return base
-    verdict = record.prediction.is_garment
-    return (*base, record.prediction.garment_score, None if verdict is None else int(verdict))
-
-
-def _record(row: tuple[Any, ...]) -> Record:
-    record_id, millis, filename, label, probabilities, version, width, height, corrected = row[:9]
-    score, verdict = row[9:] if len(row) > 9 else (None, None)
-    return Record(
-        id=uuid.UUID(record_id),
-        created_at=from_millis(millis),
-        filename=filename,
-        prediction=Prediction(
-            label, tuple(json.loads(probabilities)), score, None if verdict is None else bool(verdict)
-        ),
-        model_version=version,
-        width=width,
-        height=height,
-        corrected_label=corrected,
     )
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from fashion_classifier.config import Settings
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -50,8 +51,8 @@ class FashionMNIST:
 def candidate_dirs(data_dir: str | Path | None = None) -> list[Path]:
     """Where to look, in order: explicit, $FASHION_MNIST_DIR, system package, Keras cache."""
     dirs = [Path(data_dir)] if data_dir else []
-    if env_dir := os.environ.get("FASHION_MNIST_DIR"):
-        dirs.append(Path(env_dir))
+    if env_dir := Settings.from_env().fashion_mnist_dir:
+        dirs.append(env_dir)
     return [*dirs, SYSTEM_DIR, KERAS_CACHE]
 
 

@@ -9,9 +9,7 @@ from typing import IO
 from flask import Flask, Request
 
 from fashion_classifier.config import Settings
-from fashion_classifier.inference import Classifier
-from fashion_classifier.service import Limits, PredictionService
-from fashion_classifier.storage import open_store
+from fashion_classifier.service import PredictionService
 from fashion_classifier.web import api, errors, metrics, ops, pages, security
 from fashion_classifier.web import similar as _similar  # noqa: F401 - its routes join the api blueprint
 
@@ -33,15 +31,17 @@ class InMemoryUploads(Request):
         return io.BytesIO()
 
 
-def create_app(settings: Settings | None = None, *, service: PredictionService | None = None) -> Flask:
-    """Build the app; the model and the store are opened here, never at import time."""
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app; the model and the store are opened here (by the service), never at import time."""
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
     app.request_class = InMemoryUploads
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
-    app.config["MAX_FORM_PARTS"] = settings.max_files_per_request + 20
-    app.extensions["service"] = service or _build_service(settings)
+    app.config["MAX_FILES_PER_REQUEST"] = settings.limits.max_files_per_request
+    app.config["MAX_FORM_PARTS"] = settings.limits.max_files_per_request + 20
+    app.config["METRICS_DIR"] = settings.metrics_dir
+    app.extensions["service"] = PredictionService.from_settings(settings)
 
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint)
@@ -50,21 +50,3 @@ def create_app(settings: Settings | None = None, *, service: PredictionService |
     security.register(app)
     metrics.register(app)
     return app
-
-
-def _build_service(settings: Settings) -> PredictionService:
-    classifier = Classifier.load(settings.model_path)
-    store = open_store(
-        settings.database_url,
-        consistency=settings.cassandra_consistency,
-        replication=settings.cassandra_replication,
-        username=settings.cassandra_username,
-        password=settings.cassandra_password,
-    )
-    limits = Limits(
-        max_pixels=settings.max_pixels,
-        max_request_pixels=settings.max_request_pixels,
-        max_files=settings.max_files_per_request,
-        stored_image_max_side=settings.stored_image_max_side,
-    )
-    return PredictionService(classifier, store, limits=limits)

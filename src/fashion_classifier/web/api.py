@@ -5,52 +5,24 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 
 from fashion_classifier.labels import CLASSES
 from fashion_classifier.records import Record
-from fashion_classifier.service import BadRequest, PredictionService, Upload
+from fashion_classifier.service import BadRequest
 from fashion_classifier.storage import DEFAULT_PAGE_SIZE
-from fashion_classifier.web import metrics
-from fashion_classifier.web.ops import ensure_schema
+from fashion_classifier.web.inputs import (
+    classify_request,
+    ensure_schema,
+    history_page,
+    int_arg,
+    record_feedback,
+    service,
+)
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 blueprint.before_request(ensure_schema)
 MAX_JSON_BYTES = 4096  # {"label": "..."} needs a few dozen
-
-
-def service() -> PredictionService:
-    service: PredictionService = current_app.extensions["service"]
-    return service
-
-
-def uploads_from_request() -> list[Upload]:
-    """Every file in the multipart field 'file' (several allowed); shared with the HTML form."""
-    return [Upload(f.filename or "", f.read()) for f in request.files.getlist("file")]
-
-
-def classify_request() -> list[Record]:
-    records = service().classify(uploads_from_request())
-    for record in records:
-        metrics.PREDICTIONS.labels(record.label).inc()
-        metrics.VERDICTS.labels(_verdict_name(record.prediction.is_garment)).inc()
-    return records
-
-
-def _verdict_name(is_garment: bool | None) -> str:
-    return {True: "garment", False: "not_garment", None: "none"}[is_garment]
-
-
-def garment_filter() -> bool | None:
-    """?garment=true|false (shared with the history page); absent or empty: no filter."""
-    raw = (request.args.get("garment") or "").strip().lower()
-    if raw == "":
-        return None
-    if raw in ("true", "1", "yes"):
-        return True
-    if raw in ("false", "0", "no"):
-        return False
-    raise BadRequest(f"garment={raw[:20]!r} must be true or false")
 
 
 def record_json(record: Record) -> dict[str, Any]:
@@ -137,12 +109,7 @@ def list_predictions() -> Response:
         "400": {description: Bad paging or filter., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "503": {description: Store unavailable., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
     """
-    page = service().history(
-        limit=_int_arg("limit", DEFAULT_PAGE_SIZE),
-        cursor=request.args.get("cursor") or None,
-        label=request.args.get("label") or None,
-        garment=garment_filter(),
-    )
+    page = history_page(limit=int_arg("limit", DEFAULT_PAGE_SIZE))
     return jsonify(predictions=[record_json(r) for r in page.records], next_cursor=page.next_cursor)
 
 
@@ -216,9 +183,7 @@ def post_feedback(record_id: uuid.UUID) -> Response:
     label = body.get("label") if isinstance(body, dict) else None
     if not isinstance(label, str):
         raise BadRequest('send JSON like {"label": "Coat"} with one of the ten class names')
-    record = service().correct(record_id, label)
-    metrics.FEEDBACK.inc()
-    return jsonify(record_json(record))
+    return jsonify(record_json(record_feedback(record_id, label)))
 
 
 @blueprint.get("/model")
@@ -235,8 +200,7 @@ def get_model() -> Response:
             application/json:
               schema: {type: object, required: [version], properties: {version: {type: string}}}
     """
-    classifier = service().classifier
-    return jsonify({**classifier.card, "version": classifier.version})
+    return jsonify(service().model_card())
 
 
 def _small_json() -> object:
@@ -247,13 +211,3 @@ def _small_json() -> object:
         return request.get_json(silent=True)
     except RecursionError:  # e.g. thousands of nested '[': not a label, and not worth a 500
         return None
-
-
-def _int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"{name}={raw!r} is not a whole number") from None

@@ -64,7 +64,7 @@ def _too_large(exc: RequestEntityTooLarge) -> tuple[Response | str, int, dict[st
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length <= limit:
         # Werkzeug raises the same error for a form with more parts than MAX_FORM_PARTS.
-        files = current_app.extensions["service"].limits.max_files
+        files = current_app.config["MAX_FILES_PER_REQUEST"]
         return error_response(
             413, "too_many_parts", f"the form has too many parts; send at most {files} files at once"
         )

@@ -1,13 +1,14 @@
 """Prometheus metrics: requests, latency, predictions by class, feedback, store errors.
 
 Under gunicorn each worker is a process; prometheus-client's multiprocess mode (the
-PROMETHEUS_MULTIPROC_DIR directory, set by `fashion-classifier serve`) adds them up.
+PROMETHEUS_MULTIPROC_DIR directory, handed to it by `fashion-classifier serve` through
+config.hand_metrics_dir_to_prometheus) adds them up.
 """
 
 from __future__ import annotations
 
-import os
 import time
+from pathlib import Path
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -46,11 +47,11 @@ def register(app: Flask) -> None:
     app.after_request(_observe)
 
 
-def render() -> Response:
-    """The text exposition format, across all workers when running under gunicorn."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+def render(multiprocess_dir: Path | None) -> Response:
+    """The text exposition format, across all workers when they share `multiprocess_dir`."""
+    if multiprocess_dir is not None:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry, path=str(multiprocess_dir))
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 

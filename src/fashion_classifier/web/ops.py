@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, se
 
 from fashion_classifier.storage import SchemaNotReady, StoreUnavailable
 from fashion_classifier.web import metrics, openapi
+from fashion_classifier.web.inputs import service
 
 blueprint = Blueprint("ops", __name__)
 log = logging.getLogger(__name__)
@@ -16,15 +17,6 @@ log = logging.getLogger(__name__)
 SWAGGER_DIR = Path(__file__).parent / "static" / "vendor" / "swagger-ui"
 # What /readyz says about an unmigrated store: what to run, and no host or path.
 SCHEMA_NOT_READY = "the database schema is older than this app needs: run `fashion-classifier migrate` once"
-
-
-def ensure_schema() -> None:
-    """before_request hook of the pages and the API (not of the probes: /healthz must not need the store).
-
-    Only checks: the schema is made by `fashion-classifier migrate`, never by a serving worker
-    (two workers creating it at once on different nodes made uploads fail). Too old -> 503.
-    """
-    current_app.extensions["service"].store.check_schema()
 
 
 @blueprint.get("/healthz")
@@ -36,23 +28,22 @@ def healthz() -> Response:
 @blueprint.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """Ready to serve: the model is loaded, the store answers and its schema is migrated."""
-    service = current_app.extensions["service"]
+    model = service().model_version
     try:
-        service.store.ping()
-        service.store.check_schema()
+        service().check_ready()
     except SchemaNotReady as exc:
         log.warning("not ready: %r", str(exc))
-        return jsonify(status="unavailable", model=service.classifier.version, store=SCHEMA_NOT_READY), 503
+        return jsonify(status="unavailable", model=model, store=SCHEMA_NOT_READY), 503
     except StoreUnavailable as exc:
         # The detail names hosts or a file path: the log gets it, the (public) probe does not.
         log.warning("not ready: %r", str(exc))
-        return jsonify(status="unavailable", model=service.classifier.version, store="unavailable"), 503
-    return jsonify(status="ready", model=service.classifier.version, store="ok"), 200
+        return jsonify(status="unavailable", model=model, store="unavailable"), 503
+    return jsonify(status="ready", model=model, store="ok"), 200
 
 
 @blueprint.get("/metrics")
 def prometheus_metrics() -> Response:
-    return metrics.render()
+    return metrics.render(current_app.config["METRICS_DIR"])
 
 
 @blueprint.get("/openapi.json")

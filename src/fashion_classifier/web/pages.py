@@ -12,9 +12,15 @@ from werkzeug.wrappers import Response
 from fashion_classifier.labels import CLASSES
 from fashion_classifier.service import BadRequest
 from fashion_classifier.storage import DEFAULT_PAGE_SIZE
-from fashion_classifier.web import i18n, metrics, similar
-from fashion_classifier.web.api import classify_request, garment_filter, service
-from fashion_classifier.web.ops import ensure_schema
+from fashion_classifier.web import i18n, similar
+from fashion_classifier.web.inputs import (
+    classify_request,
+    ensure_schema,
+    garment_filter,
+    history_page,
+    record_feedback,
+    service,
+)
 
 blueprint = Blueprint("pages", __name__)
 blueprint.before_request(ensure_schema)
@@ -72,13 +78,13 @@ def results() -> str:
 
 @blueprint.get("/history")
 def history() -> str:
-    label = request.args.get("label") or None
-    garment = garment_filter()
-    page = service().history(
-        limit=DEFAULT_PAGE_SIZE, cursor=request.args.get("cursor") or None, label=label, garment=garment
-    )
+    page = history_page(limit=DEFAULT_PAGE_SIZE)
     return render_template(
-        "history.html", page=page, label=label, garment=garment, first_page=not request.args.get("cursor")
+        "history.html",
+        page=page,
+        label=request.args.get("label") or None,
+        garment=garment_filter(),
+        first_page=not request.args.get("cursor"),
     )
 
 
@@ -95,8 +101,7 @@ def record(record_id: uuid.UUID) -> str:
 @blueprint.post("/records/<uuid:record_id>/feedback")
 def feedback(record_id: uuid.UUID) -> Response:
     """'Wrong? It is a ...': keep the correction, then show the record (post/redirect/get)."""
-    service().correct(record_id, request.form.get("label", ""))
-    metrics.FEEDBACK.inc()
+    record_feedback(record_id, request.form.get("label", ""))
     return redirect(url_for("pages.record", record_id=record_id, thanks=1), code=303)
 
 

@@ -12,7 +12,8 @@ from fashion_classifier.records import Neighbour
 from fashion_classifier.service import BadRequest
 from fashion_classifier.similar import DEFAULT_SIMILAR
 from fashion_classifier.storage import SchemaNotReady, StoreUnavailable
-from fashion_classifier.web.api import _int_arg, blueprint, record_json, service, uploads_from_request
+from fashion_classifier.web.api import blueprint, record_json
+from fashion_classifier.web.inputs import int_arg, service, uploads_from_request
 
 log = logging.getLogger(__name__)
 PAGE_SIMILAR = 8  # thumbnails under a record
@@ -20,7 +21,7 @@ PAGE_SIMILAR = 8  # thumbnails under a record
 
 def neighbours_json(neighbours: list[Neighbour]) -> Response:
     return jsonify(
-        model_version=service().classifier.version,
+        model_version=service().model_version,
         similar=[{**record_json(n.record), "similarity": n.similarity} for n in neighbours],
     )
 
@@ -46,7 +47,7 @@ def similar_predictions(record_id: uuid.UUID) -> Response:
         "501": {description: The model has no embedding output., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "503": {description: Store unavailable or not migrated., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
     """
-    neighbours = service().similar(record_id, limit=_int_arg("limit", DEFAULT_SIMILAR))
+    neighbours = service().similar(record_id, limit=int_arg("limit", DEFAULT_SIMILAR))
     return neighbours_json(neighbours)
 
 
@@ -78,7 +79,7 @@ def search_by_picture() -> Response:
         "501": {description: The model has no embedding output., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
         "503": {description: Store unavailable or not migrated., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
     """
-    limit = _int_arg("limit", DEFAULT_SIMILAR)
+    limit = int_arg("limit", DEFAULT_SIMILAR)
     uploads = uploads_from_request()
     if len(uploads) != 1:
         raise BadRequest(f"{len(uploads)} files sent; search with one picture in the form field 'file'")

@@ -33,7 +33,7 @@ def test_a_data_set_picture_is_classified_and_recorded(
     (record,) = service.classify([Upload("boot.png", png)])
     assert record.label == CLASSES[label] == "Ankle boot"
     assert abs(sum(record.prediction.probabilities) - 1) < 1e-4
-    assert record.model_version == service.classifier.version
+    assert record.model_version == service.model_version
     assert store.get(record.id) == record
     assert store.image(record.id) is not None
 
