@@ -12,16 +12,20 @@ import threading
 import uuid
 from collections.abc import Sequence
 
-from fashion_classifier.records import Cursor, Page, Record, StoredImage
+import numpy as np
+
+from fashion_classifier.records import Cursor, Neighbour, Page, Record, StoredImage
 from fashion_classifier.storage import DEFAULT_PAGE_SIZE, LATEST_VERSION, PredictionStore, StoreUnavailable
 from fashion_classifier.storage.migrations import require_serving
 from fashion_classifier.storage.rows import fetch_size, page_of
+from fashion_classifier.storage.similar import similarity, storable
 
 
 class MemoryStore(PredictionStore):
     def __init__(self) -> None:
         self.records: dict[uuid.UUID, Record] = {}
         self.images: dict[uuid.UUID, StoredImage] = {}
+        self.embeddings: dict[tuple[uuid.UUID, str], tuple[float, ...]] = {}  # (id, model version)
         self.down = False
         self.version = LATEST_VERSION  # a test sets 0 to play a store nobody has migrated
         self._lock = threading.Lock()
@@ -56,6 +60,8 @@ class MemoryStore(PredictionStore):
             for record, image in items:
                 self.records[record.id] = record
                 self.images[record.id] = image
+                if record.embedding is not None and storable(record.embedding):
+                    self.embeddings[(record.id, record.model_version)] = record.embedding
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         self._check()
@@ -92,6 +98,36 @@ class MemoryStore(PredictionStore):
 
     def corrected(self) -> builtins.list[Record]:
         return sorted((r for r in self.records.values() if r.corrected_label), key=lambda r: r.created_at)
+
+    def similar(self, vector: Sequence[float], *, model_version: str, limit: int) -> builtins.list[Neighbour]:
+        self._check()
+        if not storable(vector):
+            return []
+        query = np.asarray(vector) / np.linalg.norm(vector)
+        scored = [
+            (float(np.dot(query, stored)), record_id)
+            for (record_id, version), stored in self.embeddings.items()
+            if version == model_version
+        ]
+        scored.sort(key=lambda pair: -pair[0])
+        return [Neighbour(self.records[i], similarity(cosine)) for cosine, i in scored[:limit]]
+
+    def embedding(self, record_id: uuid.UUID, *, model_version: str) -> tuple[float, ...] | None:
+        self._check()
+        return self.embeddings.get((record_id, model_version))
+
+    def embedded(self, record_ids: Sequence[uuid.UUID], *, model_version: str) -> set[uuid.UUID]:
+        self._check()
+        return {i for i in record_ids if (i, model_version) in self.embeddings}
+
+    def set_embeddings(self, model_version: str, items: Sequence[tuple[uuid.UUID, Sequence[float]]]) -> None:
+        self._check()
+        for record_id, vector in items:
+            if storable(vector):
+                self.embeddings[(record_id, model_version)] = tuple(vector)
+
+    def count_records(self) -> int | None:
+        return len(self.records)
 
     def ping(self) -> None:
         self._check()

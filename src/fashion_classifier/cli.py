@@ -1,4 +1,4 @@
-"""fashion-classifier: train | fine-tune | evaluate | predict | serve | migrate (init-db) | feedback export."""
+"""fashion-classifier: train | fine-tune | evaluate | predict | serve | migrate (init-db) | reindex | feedback export."""
 
 from __future__ import annotations
 
@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("--to", type=int, dest="target", help="stop at this schema version")
     migrate.set_defaults(run=_migrate)
+
+    reindex = commands.add_parser(
+        "reindex",
+        help="compute the current model's embeddings (similar-picture search) for every kept picture; "
+        "resumable, safe while the service runs",
+    )
+    reindex.set_defaults(run=_reindex)
 
     feedback = commands.add_parser("feedback", help="work with users' corrections")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
@@ -161,6 +168,23 @@ def migrate_store(settings: Settings, *, target: int | None = None, only_if_new:
         print(f"schema at version {service.schema_version()} in {settings.database_url}", flush=True)
     finally:
         service.close()
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    from fashion_classifier.reindex import ProgressBar
+    from fashion_classifier.service import PredictionService
+
+    service = PredictionService.from_settings(Settings.from_env())
+    try:
+        done = service.reindex(report=ProgressBar())
+    finally:
+        service.close()
+    print(
+        f"\nmodel {service.model_version}: {done.embedded} records embedded, {done.already} already were, "
+        f"{done.unreadable} without a readable picture ({done.seen} in all)",
+        flush=True,
+    )
+    return 0
 
 
 def _feedback_export(args: argparse.Namespace) -> int:

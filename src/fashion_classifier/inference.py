@@ -43,6 +43,10 @@ class ModelNotFound(FileNotFoundError):
     """The .onnx file is missing; the message says how to get one."""
 
 
+class NoEmbedding(RuntimeError):
+    """The model has no embedding output, so it cannot find similar pictures."""
+
+
 class Classifier:
     """Predicts garment classes from preprocessed (n, 28, 28, 1) float32 batches."""
 
@@ -56,6 +60,9 @@ class Classifier:
         probabilities = PROBABILITIES_OUTPUT if PROBABILITIES_OUTPUT in outputs else outputs[0]
         self._verdict = GarmentVerdict.from_card(card) if VERDICT_OUTPUT in outputs else None
         self._outputs = [probabilities, VERDICT_OUTPUT] if self._verdict else [probabilities]
+        self.has_embedding = EMBEDDING_OUTPUT in outputs
+        # Fetching the embedding costs nothing more: the network computes it on the way anyway.
+        self._all_outputs = [*self._outputs, EMBEDDING_OUTPUT] if self.has_embedding else self._outputs
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int = 1) -> Classifier:
@@ -82,15 +89,44 @@ class Classifier:
 
     def probabilities_and_scores(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Class probabilities and garment scores (None without a verdict), in one run."""
+        probabilities, scores, _ = self._run(batch, self._outputs)
+        return probabilities, scores
+
+    def _run(
+        self, batch: np.ndarray, outputs: list[str]
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Probabilities, garment scores and embeddings (None when not asked for or not in the model)."""
         batch = np.asarray(batch, dtype=np.float32).reshape(-1, 28, 28, 1)
         both = np.concatenate([batch, batch[:, :, ::-1, :]])
-        results = self._session.run(self._outputs, {self.input_name: np.ascontiguousarray(both)})
+        values = self._session.run(outputs, {self.input_name: np.ascontiguousarray(both)})
         n = len(batch)
-        probabilities = (results[0][:n] + results[0][n:]) / 2
-        if self._verdict is None:
-            return probabilities, None
-        raw = (results[1][:n] + results[1][n:]) / 2
-        return probabilities, self._verdict.garment_score(raw)
+        mean = {name: (value[:n] + value[n:]) / 2 for name, value in zip(outputs, values, strict=True)}
+        probabilities = mean[outputs[0]]
+        scores = None
+        if self._verdict is not None and VERDICT_OUTPUT in mean:
+            scores = self._verdict.garment_score(mean[VERDICT_OUTPUT])
+        embeddings = None
+        if EMBEDDING_OUTPUT in mean:
+            # The picture and its mirror image, as for the classes; their mean made unit length again.
+            norms = np.linalg.norm(mean[EMBEDDING_OUTPUT], axis=1, keepdims=True)
+            embeddings = mean[EMBEDDING_OUTPUT] / np.maximum(norms, 1e-12)
+        return probabilities, scores, embeddings
+
+    def embed(self, batch: np.ndarray) -> np.ndarray:
+        """(n, 28, 28, 1) float32 -> (n, d) unit-length embeddings (similar-picture search)."""
+        if not self.has_embedding:
+            raise NoEmbedding(
+                f"model {self.version} has no '{EMBEDDING_OUTPUT}' output: similar-picture search "
+                "needs the shipped model or a newer one"
+            )
+        embeddings = self._run(batch, [self._outputs[0], EMBEDDING_OUTPUT])[2]
+        assert embeddings is not None
+        return embeddings
+
+    def predict_and_embed(self, batch: np.ndarray) -> tuple[list[Prediction], np.ndarray | None]:
+        """Predictions and embeddings (None if the model has none) from one run of the model."""
+        probabilities, scores, embeddings = self._run(batch, self._all_outputs)
+        return _predictions(probabilities, scores), embeddings
 
     def dataset_probabilities(self, images: np.ndarray, *, flip: bool = True) -> np.ndarray:
         """(n, 28, 28) uint8 data-set images -> (n, 10), in chunks of 1,000 to bound memory."""
@@ -110,16 +146,19 @@ class Classifier:
         return self.predict_batch(image)[0]
 
     def predict_batch(self, batch: np.ndarray) -> list[Prediction]:
-        probabilities, scores = self.probabilities_and_scores(batch)
-        return [
-            Prediction.from_probabilities(
-                tuple(float(p) for p in row), garment_score=None if scores is None else float(scores[i])
-            )
-            for i, row in enumerate(probabilities)
-        ]
+        return _predictions(*self.probabilities_and_scores(batch))
 
     def predict_bytes(self, data: bytes) -> Prediction:
         return self.predict(preprocess_bytes(data))
+
+
+def _predictions(probabilities: np.ndarray, scores: np.ndarray | None) -> list[Prediction]:
+    return [
+        Prediction.from_probabilities(
+            tuple(float(p) for p in row), garment_score=None if scores is None else float(scores[i])
+        )
+        for i, row in enumerate(probabilities)
+    ]
 
 
 def _read_card(model_path: Path) -> dict:

@@ -67,10 +67,21 @@ class Record:
     width: int
     height: int
     corrected_label: str | None = None
+    # The model's unit-length embedding of the picture (made by model_version), written with the
+    # record for similar-picture search; stores never read it back into a Record.
+    embedding: tuple[float, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
         return self.prediction.label
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A past upload that looks like the one asked about."""
+
+    record: Record
+    similarity: float  # (1 + cosine) / 2, as Cassandra's similarity_cosine: 1 is the same direction
 
 
 class _UUID7:

@@ -8,10 +8,12 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from fashion_classifier import similar
 from fashion_classifier.config import Limits, Settings
 from fashion_classifier.inference import Classifier
 from fashion_classifier.labels import class_index
@@ -23,7 +25,7 @@ from fashion_classifier.preprocessing import (
     pixel_count,
     to_model_input,
 )
-from fashion_classifier.records import Page, Record, StoredImage, new_record_id, record_time
+from fashion_classifier.records import Neighbour, Page, Record, StoredImage, new_record_id, record_time
 from fashion_classifier.storage import MAX_PAGE_SIZE, PredictionStore, store_from_settings
 
 __all__ = ["BadRequest", "Limits", "PredictionService", "RecordNotFound", "Upload"]
@@ -136,9 +138,11 @@ class PredictionService:
         """
         self._check_request(uploads)
         prepared = [self._prepare(upload) for upload in uploads]
-        predictions = self._model.predict_batch(np.concatenate([p.model_input for p in prepared]))
+        predictions, embeddings = self._model.predict_and_embed(
+            np.concatenate([p.model_input for p in prepared])
+        )
         records = []
-        for upload, picture, prediction in zip(uploads, prepared, predictions, strict=True):
+        for i, (upload, picture, prediction) in enumerate(zip(uploads, prepared, predictions, strict=True)):
             record_id = new_record_id()
             record = Record(
                 id=record_id,
@@ -148,6 +152,7 @@ class PredictionService:
                 model_version=self._model.version,
                 width=picture.width,
                 height=picture.height,
+                embedding=None if embeddings is None else similar.to_vector(embeddings[i]),
             )
             records.append(record)
         self._store.add_many([(record, p.stored) for record, p in zip(records, prepared, strict=True)])
@@ -221,6 +226,36 @@ class PredictionService:
         if record is None:
             raise RecordNotFound(f"no prediction with id {record_id}")
         return record
+
+    def similar(self, record_id: uuid.UUID, *, limit: int) -> list[Neighbour]:
+        """Past uploads that look like this record's picture, closest first (not the record itself)."""
+        _check_similar_limit(limit)
+        vector = self._store.embedding(record_id, model_version=self._model.version)
+        if vector is None:  # kept before embeddings existed, or by another model: from its picture
+            vector = similar.embed_picture(
+                self._model, self.image(record_id), max_pixels=self._limits.max_pixels
+            )
+        return similar.nearest(
+            self._store, vector, model_version=self._model.version, limit=limit, exclude=record_id
+        )
+
+    def search(self, upload: Upload, *, limit: int) -> list[Neighbour]:
+        """Past uploads that look like this picture; the picture itself is not kept."""
+        _check_similar_limit(limit)
+        self._check_request([upload])
+        vector = similar.to_vector(self._model.embed(self._prepare(upload).model_input)[0])
+        return similar.nearest(self._store, vector, model_version=self._model.version, limit=limit)
+
+    def reindex(self, **options: Any) -> Any:
+        """`fashion-classifier reindex`: see reindex.reindex."""
+        from fashion_classifier.reindex import reindex
+
+        return reindex(self._model, self._store, max_pixels=self._limits.max_pixels, **options)
+
+
+def _check_similar_limit(limit: int) -> None:
+    if not 1 <= limit <= similar.MAX_SIMILAR:
+        raise BadRequest(f"limit must be between 1 and {similar.MAX_SIMILAR}")
 
 
 @contextmanager

@@ -28,6 +28,8 @@ FUZZED = [
     "GET /api/v1/predictions/{record_id}/image",
     "POST /api/v1/predictions/{record_id}/feedback",
     "GET /api/v1/model",
+    "GET /api/v1/predictions/{record_id}/similar",
+    "POST /api/v1/search",
 ]
 
 

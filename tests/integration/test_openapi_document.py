@@ -39,7 +39,7 @@ def test_the_document_is_valid_openapi(client: FlaskClient) -> None:
 def test_every_operation_has_an_id_for_client_generators(client: FlaskClient) -> None:
     document = client.get("/openapi.json").get_json()
     ids = [op["operationId"] for path in document["paths"].values() for op in path.values()]
-    assert len(ids) == 6 and len(set(ids)) == 6
+    assert len(ids) == 8 and len(set(ids)) == 8
 
 
 def test_uncorrected_and_corrected_predictions_match_the_schema(client: FlaskClient) -> None:
@@ -58,3 +58,17 @@ def test_uncorrected_and_corrected_predictions_match_the_schema(client: FlaskCli
     assert corrected["corrected_label"] == "Shirt"
     assert list(validator.iter_errors(corrected)) == []
     assert not validator.is_valid({**corrected, "corrected_label": "Hat"})
+
+
+def test_similar_answers_match_the_schema(client: FlaskClient) -> None:
+    document = client.get("/openapi.json").get_json()
+    validator = OAS30Validator(
+        {"$ref": "#/components/schemas/SimilarPredictions", "components": document["components"]}
+    )
+    pictures = [(io.BytesIO(dataset_png(first_of_class(label))[0]), f"{label}.png") for label in (8, 9)]
+    created = client.post("/api/v1/predictions", data={"file": pictures}, content_type="multipart/form-data")
+    record_id = created.get_json()["predictions"][0]["id"]
+    answer = client.get(f"/api/v1/predictions/{record_id}/similar?limit=3").get_json()
+    assert len(answer["similar"]) == 1
+    assert list(validator.iter_errors(answer)) == []
+    assert not validator.is_valid({**answer, "similar": [{**answer["similar"][0], "similarity": 2}]})

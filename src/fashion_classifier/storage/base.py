@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
-from fashion_classifier.records import Page, Record, StoredImage
+from fashion_classifier.records import Neighbour, Page, Record, StoredImage
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -65,6 +65,27 @@ class PredictionStore(Protocol):
 
     def corrected(self) -> builtins.list[Record]:
         """Every record that has a correction (for exporting a retraining set)."""
+
+    # -- similar pictures (schema version 3; below it these raise SchemaNotReady) ------------
+
+    def similar(self, vector: Sequence[float], *, model_version: str, limit: int) -> builtins.list[Neighbour]:
+        """The `limit` records whose embedding by `model_version` is closest to `vector`, closest first.
+
+        Embeddings of other model versions are never compared. Cassandra: approximate (ANN);
+        SQLite: exact.
+        """
+
+    def embedding(self, record_id: uuid.UUID, *, model_version: str) -> tuple[float, ...] | None:
+        """The record's embedding by that model version; None if it has none (older records)."""
+
+    def embedded(self, record_ids: Sequence[uuid.UUID], *, model_version: str) -> builtins.set[uuid.UUID]:
+        """Which of these records already have an embedding by that model version."""
+
+    def set_embeddings(self, model_version: str, items: Sequence[tuple[uuid.UUID, Sequence[float]]]) -> None:
+        """Keep (record id, embedding) pairs made by `model_version`; writing one again changes nothing."""
+
+    def count_records(self) -> int | None:
+        """How many records are kept (None when the store cannot tell cheaply)."""
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers now."""

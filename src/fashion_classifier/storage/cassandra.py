@@ -33,13 +33,14 @@ from fashion_classifier.storage.cassandra_rows import (
     utc,
 )
 from fashion_classifier.storage.cassandra_session import cql_map
+from fashion_classifier.storage.cassandra_similar import CassandraSimilarity
 from fashion_classifier.storage.migrations import require_serving
 from fashion_classifier.storage.rows import fetch_size, page_of, record_values
 
 log = logging.getLogger(__name__)
 
 
-class CassandraStore(CassandraConnection):
+class CassandraStore(CassandraConnection, CassandraSimilarity):
     """PredictionStore on Cassandra (the connection itself: cassandra_connection.py)."""
 
     # -- schema -----------------------------------------------------------------------------
@@ -69,18 +70,21 @@ class CassandraStore(CassandraConnection):
         reach the cluster either do rows stay behind; their ids are logged.
         """
         garment = True  # until the schema says otherwise: take back the verdict's feeds too
+        similar = False  # embeddings are written only after the schema said it has them
         try:
             with self._guard("saving predictions"):
-                garment = self._garment()
+                garment, similar = self._garment(), self._similar()
                 for record, image in items:
                     self._calls.execute(
                         self._prepared("insert_image"), (record.id, image.content_type, image.data)
                     )
                 for record, _ in items:
-                    self._write_all(self._record_rows(record, garment))
+                    self._write_all(
+                        self._record_rows(record, garment) + self._embedding_rows(record, similar)
+                    )
         except BaseException:
             with self._calls.operation():  # a deadline of its own: the upload's may be spent
-                self._take_back([record for record, _ in items], garment)
+                self._take_back([record for record, _ in items], garment, similar)
             raise
 
     def _record_rows(
@@ -94,7 +98,7 @@ class CassandraStore(CassandraConnection):
             pieces.append((self._prepared("insert_bucket"), (feed, bucket)))
         return pieces
 
-    def _take_back(self, records: builtins.list[Record], garment: bool) -> None:
+    def _take_back(self, records: builtins.list[Record], garment: bool, similar: bool) -> None:
         """Delete every row these records may have written (deleting a missing row is harmless)."""
         try:
             for record in records:
@@ -107,6 +111,7 @@ class CassandraStore(CassandraConnection):
                         (self._prepared("delete_feed"), (feed, bucket, record.created_at, record.id))
                     )
                 pieces.append((self._prepared("delete_image"), (record.id,)))
+                pieces += self._embedding_take_back(record, similar)
                 self._calls.execute_each(pieces)
         except (*UNAVAILABLE, DeadlineExceeded) as exc:
             ids = ", ".join(str(record.id) for record in records)

@@ -78,12 +78,37 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE {ks}.feed ADD IF NOT EXISTS (garment_score double, is_garment boolean)",
         ),
     ),
+    # Similar garments (storage/similar.py): one row per (record, model version), since
+    # embeddings of different model versions are never compared. Cassandra: a storage-attached
+    # index (cosine) answers ANN queries; a second one on model_version keeps them to one version.
+    Migration(
+        3,
+        "embeddings",
+        (
+            """CREATE TABLE embeddings (
+                record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+                model_version TEXT NOT NULL,
+                vector BLOB NOT NULL,                -- float32, little-endian, unit length
+                PRIMARY KEY (model_version, record_id)
+            )""",
+        ),
+        (
+            """CREATE TABLE IF NOT EXISTS {ks}.embeddings (
+                id uuid, model_version text, embedding vector<float, 256>, PRIMARY KEY (id, model_version))""",
+            """CREATE CUSTOM INDEX IF NOT EXISTS embeddings_ann ON {ks}.embeddings (embedding)
+                USING 'StorageAttachedIndex' WITH OPTIONS = {{'similarity_function': 'cosine'}}""",
+            """CREATE CUSTOM INDEX IF NOT EXISTS embeddings_by_model ON {ks}.embeddings (model_version)
+                USING 'StorageAttachedIndex'""",
+        ),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 # Serving needs the baseline only: on an older schema it writes no verdict, so the previous
 # release's replicas and this one can both run while `migrate` brings the schema forward.
 MIN_SERVING_VERSION = 1
 GARMENT_VERSION = 2
+SIMILAR_VERSION = 3
+EMBEDDING_SIZE = 256  # the vector column's dimension (the model's `embedding` output)
 
 
 def pending(applied: int, target: int | None = None) -> list[Migration]:

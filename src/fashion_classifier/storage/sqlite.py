@@ -32,6 +32,7 @@ from fashion_classifier.storage.rows import (
     record_from,
     record_values,
 )
+from fashion_classifier.storage.sqlite_similar import SQLiteSimilarity
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"""
@@ -41,7 +42,7 @@ ENCODE: Codec = {"id": str, "created_at": to_millis, "probabilities": json.dumps
 DECODE: Codec = {"id": uuid.UUID, "created_at": from_millis, "probabilities": json.loads, "is_garment": bool}
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteSimilarity):
     """PredictionStore on one SQLite file; safe across threads and gunicorn workers."""
 
     def __init__(self, path: Path) -> None:
@@ -130,6 +131,7 @@ class SQLiteStore:
                     "INSERT INTO images (record_id, content_type, data) VALUES (?, ?, ?)",
                     (str(record.id), image.content_type, image.data),
                 )
+            self._add_embeddings(db, [record for record, _ in items])
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         rows = self._query(f"SELECT {self._columns()} FROM records WHERE id = ?", (str(record_id),))

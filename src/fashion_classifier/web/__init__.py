@@ -11,6 +11,7 @@ from flask import Flask, Request
 from fashion_classifier.config import Settings
 from fashion_classifier.service import PredictionService
 from fashion_classifier.web import api, errors, metrics, ops, pages, security
+from fashion_classifier.web import similar as _similar  # noqa: F401 - its routes join the api blueprint
 
 
 class InMemoryUploads(Request):

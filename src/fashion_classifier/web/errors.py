@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from fashion_classifier.inference import NoEmbedding
 from fashion_classifier.preprocessing import ImageTooLarge, InvalidImage, UnsupportedImageType
 from fashion_classifier.records import InvalidCursor
 from fashion_classifier.service import BadRequest, RecordNotFound
@@ -25,6 +26,7 @@ DOMAIN_ERRORS: list[tuple[type[Exception], int, str]] = [
     (InvalidCursor, 400, "invalid_cursor"),
     (BadRequest, 400, "bad_request"),
     (RecordNotFound, 404, "not_found"),
+    (NoEmbedding, 501, "not_implemented"),
     (SchemaNotReady, 503, "schema_not_ready"),
     (StoreUnavailable, 503, "store_unavailable"),
 ]

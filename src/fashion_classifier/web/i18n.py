@@ -76,6 +76,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "any_verdict": {"en": "Any picture", "zh": "全部图片"},
     "only_garments": {"en": "Garments", "zh": "服装"},
     "only_not_garments": {"en": "Not garments", "zh": "非服装"},
+    "similar_uploads": {"en": "Similar uploads", "zh": "相似的上传"},
+    "no_similar": {"en": "No similar uploads yet.", "zh": "还没有相似的上传。"},
+    "similarity": {"en": "Similarity", "zh": "相似度"},
 }
 
 

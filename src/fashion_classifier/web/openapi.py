@@ -60,6 +60,34 @@ PREDICTION = {
     },
 }
 
+SIMILAR = {
+    "type": "object",
+    "required": ["model_version", "similar"],
+    "properties": {
+        "model_version": {"type": "string", "description": "the model whose embeddings were compared"},
+        "similar": {
+            "type": "array",
+            "items": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/Prediction"},
+                    {
+                        "type": "object",
+                        "required": ["similarity"],
+                        "properties": {
+                            "similarity": {
+                                "type": "number",
+                                "minimum": 0,
+                                "maximum": 1,
+                                "description": "(1 + cosine) / 2 of the two embeddings; 1: the same direction",
+                            }
+                        },
+                    },
+                ]
+            },
+        },
+    },
+}
+
 
 def document(app: Flask) -> dict[str, Any]:
     """Walk the registered API views and collect the YAML after '---' in their docstrings."""
@@ -73,6 +101,7 @@ def document(app: Flask) -> dict[str, Any]:
     spec.components.schema("Error", ERROR)
     spec.components.schema("ClassName", CLASS_NAME)
     spec.components.schema("Prediction", PREDICTION)
+    spec.components.schema("SimilarPredictions", SIMILAR)
     for name, view in app.view_functions.items():
         if name.startswith("api."):
             with app.test_request_context():

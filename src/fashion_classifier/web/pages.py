@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from fashion_classifier.labels import CLASSES
 from fashion_classifier.service import BadRequest
 from fashion_classifier.storage import DEFAULT_PAGE_SIZE
-from fashion_classifier.web import i18n
+from fashion_classifier.web import i18n, similar
 from fashion_classifier.web.inputs import (
     classify_request,
     ensure_schema,
@@ -91,7 +91,10 @@ def history() -> str:
 @blueprint.get("/records/<uuid:record_id>")
 def record(record_id: uuid.UUID) -> str:
     return render_template(
-        "record.html", record=service().get(record_id), thanks=bool(request.args.get("thanks"))
+        "record.html",
+        record=service().get(record_id),
+        thanks=bool(request.args.get("thanks")),
+        similar=similar.for_record_page(record_id),
     )
 
 
