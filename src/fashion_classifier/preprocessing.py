@@ -69,10 +69,12 @@ def load_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,
     min_side: int = WORK_SIDE * 2,
+    grey: bool = False,
 ) -> CheckedImage:
     """Decode upload bytes safely: size, format and pixel count are checked before the full decode.
 
-    JPEGs are decoded at the smallest DCT scale that keeps both sides >= `min_side`.
+    JPEGs are decoded at the smallest DCT scale that keeps both sides >= `min_side`; with `grey`,
+    their brightness only (all the model uses; colour is not even computed).
     """
     if not data:
         raise InvalidImage("the file is empty; choose a PNG, JPEG, WebP, GIF, BMP or TIFF picture")
@@ -88,7 +90,7 @@ def load_image(
             f"the picture is {width}x{height} pixels; the limit is {max_pixels / 1e6:.0f} megapixels"
         )
     if width * height <= BIG_PICTURE_PIXELS:
-        return _decode(image, width, height, min_side)
+        return _decode(image, width, height, min_side, grey=grey)
     with _BIG_DECODES:
         return _decode_big(image, orientation, min_side, (width, height))
 
@@ -166,12 +168,12 @@ def shrink(image: Image.Image, max_side: int) -> Image.Image:
     return small
 
 
-def _decode(image: Image.Image, width: int, height: int, min_side: int) -> CheckedImage:
+def _decode(image: Image.Image, width: int, height: int, min_side: int, *, grey: bool) -> CheckedImage:
     fmt = image.format or "unknown"
     with _decoding_errors():
         if fmt == "JPEG":
             # Decode at 1/2../1/8 scale straight from the DCT data: big photos cost little.
-            image.draft(image.mode, (min_side, min_side))
+            image.draft("L" if grey else image.mode, (min_side, min_side))
         image.seek(0)  # animated pictures: the first frame
         image.load()
         ImageOps.exif_transpose(image, in_place=True)  # upright; no copy when already upright

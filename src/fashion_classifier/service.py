@@ -13,8 +13,10 @@ import numpy as np
 from PIL import Image
 
 from fashion_classifier.inference import Classifier
+from fashion_classifier.kept_jpeg import without_metadata
 from fashion_classifier.labels import class_index
 from fashion_classifier.preprocessing import (
+    WORK_SIDE,
     ImageTooLarge,
     InvalidImage,
     load_image,
@@ -122,11 +124,21 @@ class PredictionService:
 
     def _prepare(self, upload: Upload) -> _Prepared:
         """Decode one picture, derive the model input and the copy to keep; its pixels go after."""
+        max_side = self.limits.stored_image_max_side
         with _named(upload):
+            # A plain JPEG is kept as sent less its metadata: then only the model needs pixels,
+            # and only its brightness at a quarter of the size or less.
+            as_sent = without_metadata(upload.data, max_side=max_side)
             checked = load_image(
-                upload.data, max_pixels=self.limits.max_pixels, min_side=self.limits.stored_image_max_side
+                upload.data,
+                max_pixels=self.limits.max_pixels,
+                min_side=max_side if as_sent is None else WORK_SIDE * 2,
+                grey=as_sent is not None,
             )
-        stored = stored_copy(checked.image, max_side=self.limits.stored_image_max_side)
+        if as_sent is None:
+            stored = stored_copy(checked.image, max_side=max_side)
+        else:
+            stored = StoredImage(as_sent, "image/jpeg")
         return _Prepared(to_model_input(checked.image), checked.width, checked.height, stored)
 
     def history(
