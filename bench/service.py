@@ -129,6 +129,9 @@ def server(kind: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Pop
         "MODEL_PATH": str(ROOT / "models" / "fashion_cnn.int8.onnx"),
         **env,
     }
+    if kind == "ours":  # as `make run`: the schema first, then the server
+        migrate = [sys.executable, "-m", "fashion_classifier.cli", "migrate"]
+        subprocess.run(migrate, cwd=ROOT, env=environment, check=True, stdout=subprocess.DEVNULL)
     process = subprocess.Popen(
         commands[kind],
         cwd=ROOT,

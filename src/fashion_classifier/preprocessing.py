@@ -266,19 +266,25 @@ def _background_plane(values: np.ndarray) -> np.ndarray:
     before the second.
     """
     height, width = values.shape
-    ys, xs = np.mgrid[0:height, 0:width]
-    edge = np.zeros(values.shape, dtype=bool)
-    edge[[0, -1], :] = edge[:, [0, -1]] = True
-    design = np.stack([np.ones(int(edge.sum())), xs[edge] / width, ys[edge] / height], axis=1)
-    target = values[edge]
-    keep = np.abs(target - np.median(target)) <= max(
-        3 * float(np.median(np.abs(target - np.median(target)))), 4.0
-    )
+    ys, xs = _border_coordinates(height, width)
+    design = np.stack([np.ones(len(xs)), xs / width, ys / height], axis=1)
+    target = values[ys, xs]
+    spread = float(np.median(np.abs(target - np.median(target))))
+    keep = np.abs(target - np.median(target)) <= max(3 * spread, 4.0)
     for _ in range(2):
         coef = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]
         residual = np.abs(target - design @ coef)
         keep = residual <= max(3 * float(np.median(residual)), 4.0)
-    return (coef[0] + coef[1] * xs / width + coef[2] * ys / height).astype(np.float32)
+    across = (coef[1] * np.arange(width) / width).astype(np.float32)
+    down = (coef[0] + coef[2] * np.arange(height) / height).astype(np.float32)
+    return down[:, None] + across[None, :]
+
+
+def _border_coordinates(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """y and x of every border pixel, each once, in row-major order (as a boolean mask gives them)."""
+    columns, rows = np.arange(width), np.arange(height)
+    flat = np.concatenate([columns, (height - 1) * width + columns, rows * width, rows * width + width - 1])
+    return np.divmod(np.unique(flat), width)
 
 
 def _fit_and_centre(crop: np.ndarray) -> np.ndarray:
