@@ -89,6 +89,7 @@ def attack(target: Target, rate: int, seconds: int, folder: Path) -> dict[str, f
         / max(requests, 1)
         * 1000,
         "codes": report["status_codes"],
+        "errors": (report.get("errors") or [])[:5],
     }
 
 

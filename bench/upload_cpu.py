@@ -15,20 +15,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from service import BOUNDARY, INPUTS, multipart  # noqa: E402  (bench/service.py: the same pictures)
-
-from fashion_classifier.config import Settings  # noqa: E402
-from fashion_classifier.inference import Classifier  # noqa: E402
-from fashion_classifier.records import Record, StoredImage  # noqa: E402
-from fashion_classifier.service import PredictionService  # noqa: E402
-from fashion_classifier.web import create_app  # noqa: E402
+from fashion_classifier.config import Settings
+from fashion_classifier.inference import Classifier
+from fashion_classifier.records import Record, StoredImage
+from fashion_classifier.service import PredictionService
+from fashion_classifier.web import create_app
+from service import BOUNDARY, INPUTS, multipart
 
 
 class NullStore:
     """Accepts every record and keeps none: only the upload path's own CPU is measured."""
 
     where = "nowhere"
-    kept: list[tuple[Record, StoredImage]] = []
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[Record, StoredImage]] = []
 
     def add_many(self, items: Sequence[tuple[Record, StoredImage]]) -> None:
         self.kept[:] = list(items)

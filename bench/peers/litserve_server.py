@@ -39,5 +39,10 @@ class FashionAPI(ls.LitAPI):
 
 if __name__ == "__main__":
     server = ls.LitServer(FashionAPI(), accelerator="cpu", devices=1, workers_per_device=2, fast_queue=True)
-    server.run(host="127.0.0.1", port=int(sys.argv[1]), num_api_servers=1, log_level="warning",
-               generate_client_file=False)
+    server.run(
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        num_api_servers=1,
+        log_level="warning",
+        generate_client_file=False,
+    )

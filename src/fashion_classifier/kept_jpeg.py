@@ -26,44 +26,54 @@ MAX_SEGMENTS = 256  # a progressive photo has a few dozen; beyond this, re-encod
 SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
+class _Refused(Exception):
+    """This JPEG must be re-encoded to be kept."""
+
+
 def without_metadata(data: bytes, *, max_side: int) -> bytes | None:
     """The JPEG's frame, tables and scans only; None when it must be re-encoded instead."""
-    if not data.startswith(b"\xff\xd8"):
+    try:
+        return b"".join(_kept_parts(data, max_side))
+    except _Refused:
         return None
-    kept = [b"\xff\xd8"]
-    position, framed = 2, False
+
+
+def _kept_parts(data: bytes, max_side: int) -> list[bytes]:
+    _require(data.startswith(b"\xff\xd8"))
+    kept, position, framed = [b"\xff\xd8"], 2, False
     for _ in range(MAX_SEGMENTS):
         while data[position + 1 : position + 2] == b"\xff":  # fill bytes before a marker
             position += 1
-        if data[position : position + 1] != b"\xff" or position + 2 > len(data):
-            return None
+        _require(data[position : position + 1] == b"\xff" and position + 2 <= len(data))
         marker = data[position + 1]
         if marker == EOI:
-            return b"".join([*kept, b"\xff\xd9"]) if framed else None
+            _require(framed)
+            return [*kept, b"\xff\xd9"]
         end = position + 2 + int.from_bytes(data[position + 2 : position + 4], "big")
-        if end > len(data) or end < position + 4:
-            return None
-        segment = data[position:end]
-        if marker in APPLICATION_SEGMENTS or marker == COM:
-            if marker == APP14 or (marker == APP1 and not _upright(segment[4:])):
-                return None  # colours or orientation depend on this segment
-        elif marker in FRAMES:
-            if not _plain_frame(segment, max_side):
-                return None
+        _require(position + 4 <= end <= len(data))
+        if marker in FRAMES:
+            _require(_plain_frame(data[position:end], max_side))
             framed = True
-            kept.append(segment)
-        elif marker in TABLES:
-            kept.append(segment)
-        elif marker == SOS and framed:
+        elif marker == SOS:
+            _require(framed)
             scan_end = SCAN_END.search(data, end)
-            if scan_end is None:
-                return None
-            kept += [segment, data[end : scan_end.start()]]
-            end = scan_end.start()
+            _require(scan_end is not None)
+            end = scan_end.start()  # type: ignore[union-attr]
+        elif marker in APPLICATION_SEGMENTS or marker == COM:
+            # Dropped; but colours or orientation may depend on these two.
+            _require(marker != APP14 and (marker != APP1 or _upright(data[position + 4 : end])))
+            position = end
+            continue
         else:
-            return None  # arithmetic coding, lossless, hierarchical, or not a JPEG at all
+            _require(marker in TABLES)  # not arithmetic, lossless or hierarchical coding
+        kept.append(data[position:end])
         position = end
-    return None
+    raise _Refused
+
+
+def _require(condition: bool) -> None:
+    if not condition:
+        raise _Refused
 
 
 def _upright(app1_payload: bytes) -> bool:
@@ -74,7 +84,7 @@ def _upright(app1_payload: bytes) -> bool:
         exif = Image.Exif()
         exif.load(app1_payload)
         return exif.get(EXIF_ORIENTATION, 1) in (1, None)
-    except Exception:  # noqa: BLE001  (unreadable EXIF: let the re-encoding path decide)
+    except Exception:  # unreadable EXIF: let the re-encoding path decide
         return False
 
 

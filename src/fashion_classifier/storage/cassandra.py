@@ -84,6 +84,7 @@ class CassandraStore:
         self._cluster: Cluster | None = None
         self._session: Session | None = None
         self._statements: dict[tuple[str, bool], PreparedStatement] = {}
+        self._buckets_written: set[tuple[str, datetime]] = set()  # by this process, in this session
         self._pid = 0
         self._version = VersionCache()
         self._calls = Calls(self._connect)
@@ -137,6 +138,7 @@ class CassandraStore:
                 self._session = self._open_session()
                 self._pid = os.getpid()
                 self._statements = {}
+                self._buckets_written = set()
                 self._version = VersionCache()
         return self._session
 
@@ -234,7 +236,9 @@ class CassandraStore:
                         self._prepared("insert_image"), (record.id, image.content_type, image.data)
                     )
                 for record, _ in items:
-                    self._write_all(self._record_rows(record, garment))
+                    pieces, new_buckets = self._record_rows(record, garment)
+                    self._write_all(pieces)
+                    self._buckets_written |= new_buckets
         except BaseException:
             with self._calls.operation():  # a deadline of its own: the upload's may be spent
                 self._take_back([record for record, _ in items], garment)
@@ -242,14 +246,17 @@ class CassandraStore:
 
     def _record_rows(
         self, record: Record, garment: bool
-    ) -> builtins.list[tuple[PreparedStatement, tuple[Any, ...]]]:
+    ) -> tuple[builtins.list[tuple[PreparedStatement, tuple[Any, ...]]], set[tuple[str, datetime]]]:
+        """The record's rows, and the feed hours whose feed_buckets row this process has not written
+        yet (bucket rows are never deleted: once per hour and process is enough, not per upload)."""
         bucket = bucket_of(record.created_at)
         fields = row_values(record, garment=garment)
         pieces = [(self._prepared("insert_record", garment), fields)]
+        new_buckets = {(feed, bucket) for feed in feeds_of(record, garment=garment)} - self._buckets_written
         for feed in feeds_of(record, garment=garment):
             pieces.append((self._prepared("insert_feed", garment), (feed, bucket, *fields)))
-            pieces.append((self._prepared("insert_bucket"), (feed, bucket)))
-        return pieces
+        pieces += [(self._prepared("insert_bucket"), key) for key in sorted(new_buckets)]
+        return pieces, new_buckets
 
     def _take_back(self, records: builtins.list[Record], garment: bool) -> None:
         """Delete every row these records may have written (deleting a missing row is harmless)."""
