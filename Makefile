@@ -98,8 +98,10 @@ test-containers: install-dev container-images
 test-containers-train: install-dev container-images
 	$(PY) -m pytest -m "containers and slow" tests/containers --durations=0 $(PYTEST_ARGS)
 
+# The service benchmark builds vegeta (Go) into bench/.tools and the peers (BentoML, LitServe)
+# into bench/.venv-peers on first use. CASSANDRA_NODE_OFFSET=N benchmarks on a node of its own.
 bench: install-dev  ## benchmarks; tables and plots land in docs/benchmarks/
-	@command -v wrk >/dev/null || { echo "bench/service.py drives wrk: apt-get install wrk"; exit 1; }
+	@command -v go >/dev/null || { echo "bench/service.py builds vegeta with Go: install Go 1.22+"; exit 1; }
 	PYTHON=$(abspath $(PY)) $(CASSANDRA) start
 	$(PY) bench/model.py
 	$(PY) bench/service.py

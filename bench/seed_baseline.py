@@ -20,13 +20,14 @@ from fashion_classifier.labels import CLASSES
 from fashion_classifier.training.model import build_model
 
 KEYSPACE = os.environ.get("SEED_KEYSPACE", "seed_baseline")
+HOST = os.environ.get("SEED_CASSANDRA_HOST", "127.0.0.1")
 CHECKPOINT = ".checkpoint/best.keras"
 
 
 def create_app() -> Flask:
     app = Flask(__name__)
     model = keras.models.load_model(CHECKPOINT) if os.path.exists(CHECKPOINT) else build_model()
-    setup = Cluster(["127.0.0.1"], protocol_version=5)
+    setup = Cluster([HOST], protocol_version=5)
     session = setup.connect()
     session.execute(
         f"CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
@@ -42,7 +43,7 @@ def create_app() -> Flask:
         picture = Image.open(io.BytesIO(file.read())).convert("L").resize((28, 28))
         pixels = (255 - np.asarray(picture, dtype=np.float32)) / 255.0  # the seed always inverted
         label = CLASSES[int(np.argmax(model.predict(pixels.reshape(1, 28, 28, 1), verbose=0)))]
-        cluster = Cluster(["127.0.0.1"], protocol_version=5)  # a new connection per upload, as the seed did
+        cluster = Cluster([HOST], protocol_version=5)  # a new connection per upload, as the seed did
         connection = cluster.connect()
         moment = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
         connection.execute(

@@ -21,7 +21,6 @@ from fashion_classifier.config import DEFAULT_MAX_UPLOAD_BYTES, Limits
 
 ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"})
 DEFAULT_MAX_PIXELS = Limits().max_pixels
-DEFAULT_MAX_BYTES = DEFAULT_MAX_UPLOAD_BYTES
 SIDE = 28  # the data set scales each garment's longer side to 28 px and centres the shorter one
 EXIF_ORIENTATION = 0x0112
 WORK_SIDE = 112  # analyse big photos at this size: enough for a bounding box, cheap
@@ -68,14 +67,15 @@ def load_image(
     data: bytes,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     min_side: int = WORK_SIDE * 2,
+    grey: bool = False,
 ) -> CheckedImage:
     """Decode upload bytes safely: size, format and pixel count are checked before the full decode.
 
-    `min_side` is the largest side anything made from the pixels needs (the service passes its
-    stored copy's side): JPEGs are decoded at the smallest DCT scale that keeps both sides >= it,
-    and pictures over BIG_PICTURE_PIXELS are shrunk to it right after decoding.
+    `min_side`: the largest side anything made from these pixels needs (JPEGs are decoded at the
+    smallest DCT scale keeping both sides >= it; pictures over BIG_PICTURE_PIXELS are shrunk to it).
+    `grey`: a JPEG's brightness only, all the model uses (colour is not even computed).
     """
     if not data:
         raise InvalidImage("the file is empty; choose a PNG, JPEG, WebP, GIF, BMP or TIFF picture")
@@ -91,12 +91,12 @@ def load_image(
             f"the picture is {width}x{height} pixels; the limit is {max_pixels / 1e6:.0f} megapixels"
         )
     if width * height <= BIG_PICTURE_PIXELS:
-        return _decode(image, width, height, min_side)
+        return _decode(image, width, height, min_side, grey=grey)
     with _BIG_DECODES:
         return _decode_big(image, orientation, min_side, (width, height))
 
 
-def pixel_count(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> int:
+def pixel_count(data: bytes, *, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> int:
     """Pixels the picture would decode to, read from its header alone."""
     if not data:
         raise InvalidImage("the file is empty; choose a PNG, JPEG, WebP, GIF, BMP or TIFF picture")
@@ -143,9 +143,8 @@ def _orientation(image: Image.Image) -> int:
 
 def _decode_big(image: Image.Image, orientation: int, min_side: int, size: tuple[int, int]) -> CheckedImage:
     """Decode, shrink to `min_side` at once (the full-size pixels are freed on return), turn upright."""
-    fmt = image.format or "unknown"
     with _decoding_errors():
-        if fmt == "JPEG":
+        if image.format == "JPEG":
             image.draft(image.mode, (min_side, min_side))
         image.seek(0)
         image.load()
@@ -169,12 +168,12 @@ def shrink(image: Image.Image, max_side: int) -> Image.Image:
     return small
 
 
-def _decode(image: Image.Image, width: int, height: int, min_side: int) -> CheckedImage:
+def _decode(image: Image.Image, width: int, height: int, min_side: int, *, grey: bool) -> CheckedImage:
     fmt = image.format or "unknown"
     with _decoding_errors():
         if fmt == "JPEG":
             # Decode at 1/2../1/8 scale straight from the DCT data: big photos cost little.
-            image.draft(image.mode, (min_side, min_side))
+            image.draft("L" if grey else image.mode, (min_side, min_side))
         image.seek(0)  # animated pictures: the first frame
         image.load()
         ImageOps.exif_transpose(image, in_place=True)  # upright; no copy when already upright
@@ -267,19 +266,25 @@ def _background_plane(values: np.ndarray) -> np.ndarray:
     before the second.
     """
     height, width = values.shape
-    ys, xs = np.mgrid[0:height, 0:width]
-    edge = np.zeros(values.shape, dtype=bool)
-    edge[[0, -1], :] = edge[:, [0, -1]] = True
-    design = np.stack([np.ones(int(edge.sum())), xs[edge] / width, ys[edge] / height], axis=1)
-    target = values[edge]
-    keep = np.abs(target - np.median(target)) <= max(
-        3 * float(np.median(np.abs(target - np.median(target)))), 4.0
-    )
+    ys, xs = _border_coordinates(height, width)
+    design = np.stack([np.ones(len(xs)), xs / width, ys / height], axis=1)
+    target = values[ys, xs]
+    spread = float(np.median(np.abs(target - np.median(target))))
+    keep = np.abs(target - np.median(target)) <= max(3 * spread, 4.0)
     for _ in range(2):
         coef = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]
         residual = np.abs(target - design @ coef)
         keep = residual <= max(3 * float(np.median(residual)), 4.0)
-    return (coef[0] + coef[1] * xs / width + coef[2] * ys / height).astype(np.float32)
+    across = (coef[1] * np.arange(width) / width).astype(np.float32)
+    down = (coef[0] + coef[2] * np.arange(height) / height).astype(np.float32)
+    return down[:, None] + across[None, :]
+
+
+def _border_coordinates(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """y and x of every border pixel, each once, in row-major order (as a boolean mask gives them)."""
+    columns, rows = np.arange(width), np.arange(height)
+    flat = np.concatenate([columns, (height - 1) * width + columns, rows * width, rows * width + width - 1])
+    return np.divmod(np.unique(flat), width)
 
 
 def _fit_and_centre(crop: np.ndarray) -> np.ndarray:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,17 +9,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from fashion_classifier import similar
 from fashion_classifier.config import Limits, Settings
 from fashion_classifier.inference import Classifier
+from fashion_classifier.kept_copy import clean_filename, stored_copy
+from fashion_classifier.kept_jpeg import without_metadata
 from fashion_classifier.labels import class_index
 from fashion_classifier.preprocessing import (
+    WORK_SIDE,
     ImageTooLarge,
     InvalidImage,
     load_image,
-    normalise_mode,
     pixel_count,
     to_model_input,
 )
@@ -29,7 +28,6 @@ from fashion_classifier.records import Neighbour, Page, Record, StoredImage, new
 from fashion_classifier.storage import MAX_PAGE_SIZE, PredictionStore, store_from_settings
 
 __all__ = ["BadRequest", "Limits", "PredictionService", "RecordNotFound", "Upload"]
-MAX_FILENAME_LENGTH = 255
 
 
 class RecordNotFound(LookupError):
@@ -184,12 +182,21 @@ class PredictionService:
 
     def _prepare(self, upload: Upload) -> _Prepared:
         """Decode one picture, derive the model input and the copy to keep; its pixels go after."""
-        # The stored copy is the largest thing made from the pixels: a JPEG may be decoded at
-        # a reduced scale (load_image's min_side) as long as that copy keeps its full size.
-        keep_side = self._limits.stored_image_max_side
+        max_side = self._limits.stored_image_max_side
         with _named(upload):
-            checked = load_image(upload.data, max_pixels=self._limits.max_pixels, min_side=keep_side)
-        stored = stored_copy(checked.image, max_side=keep_side)
+            # A plain JPEG is kept as sent less its metadata: then only the model needs pixels,
+            # and only its brightness at a quarter of the size or less.
+            as_sent = without_metadata(upload.data, max_side=max_side)
+            checked = load_image(
+                upload.data,
+                max_pixels=self._limits.max_pixels,
+                min_side=max_side if as_sent is None else WORK_SIDE * 2,
+                grey=as_sent is not None,
+            )
+        if as_sent is None:
+            stored = stored_copy(checked.image, max_side=max_side)
+        else:
+            stored = StoredImage(as_sent, "image/jpeg")
         return _Prepared(to_model_input(checked.image), checked.width, checked.height, stored)
 
     def history(
@@ -265,31 +272,6 @@ def _named(upload: Upload) -> Iterator[None]:
         yield
     except InvalidImage as exc:
         raise type(exc)(f"{clean_filename(upload.filename)[:80] or 'upload'}: {exc}") from None
-
-
-# Control and format characters (bidi overrides such as U+202E, zero-width spaces and joiners)
-# and line separators: they make a name show as something it is not ("gpj.exe" read backwards).
-HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
-
-
-def clean_filename(name: str | None) -> str:
-    """The client's file name as plain data: no control, format or bidi characters, bounded length."""
-    text = "".join(ch for ch in (name or "") if unicodedata.category(ch) not in HIDDEN_CATEGORIES)
-    return text.strip()[:MAX_FILENAME_LENGTH]
-
-
-def stored_copy(image: Image.Image, *, max_side: int) -> StoredImage:
-    """Re-encode the picture for keeping: bounded size, no metadata, none of the client's bytes."""
-    copy = normalise_mode(image)
-    if max(copy.size) > max_side:
-        copy = copy.copy()  # thumbnail() shrinks in place; the caller's picture stays as it was
-        copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    if copy.mode == "RGBA":
-        copy.save(buffer, format="PNG", optimize=True)
-        return StoredImage(buffer.getvalue(), "image/png")
-    copy.save(buffer, format="JPEG", quality=88)
-    return StoredImage(buffer.getvalue(), "image/jpeg")
 
 
 def _check_class(label: str) -> None:

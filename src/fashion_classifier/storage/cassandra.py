@@ -79,9 +79,9 @@ class CassandraStore(CassandraConnection, CassandraSimilarity):
                         self._prepared("insert_image"), (record.id, image.content_type, image.data)
                     )
                 for record, _ in items:
-                    self._write_all(
-                        self._record_rows(record, garment) + self._embedding_rows(record, similar)
-                    )
+                    pieces, new_buckets = self._record_rows(record, garment)
+                    self._write_all(pieces + self._embedding_rows(record, similar))
+                    self._buckets_written |= new_buckets
         except BaseException:
             with self._calls.operation():  # a deadline of its own: the upload's may be spent
                 self._take_back([record for record, _ in items], garment, similar)
@@ -89,14 +89,17 @@ class CassandraStore(CassandraConnection, CassandraSimilarity):
 
     def _record_rows(
         self, record: Record, garment: bool
-    ) -> builtins.list[tuple[PreparedStatement, tuple[Any, ...]]]:
+    ) -> tuple[builtins.list[tuple[PreparedStatement, tuple[Any, ...]]], set[tuple[str, datetime]]]:
+        """The record's rows, and the feed hours whose feed_buckets row this process has not written
+        yet (bucket rows are never deleted: once per hour and process is enough, not per upload)."""
         bucket = bucket_of(record.created_at)
         fields = record_values(record, garment=garment)
         pieces = [(self._prepared("insert_record", garment), fields)]
+        new_buckets = {(feed, bucket) for feed in feeds_of(record, garment=garment)} - self._buckets_written
         for feed in feeds_of(record, garment=garment):
             pieces.append((self._prepared("insert_feed", garment), (feed, bucket, *fields)))
-            pieces.append((self._prepared("insert_bucket"), (feed, bucket)))
-        return pieces
+        pieces += [(self._prepared("insert_bucket"), key) for key in sorted(new_buckets)]
+        return pieces, new_buckets
 
     def _take_back(self, records: builtins.list[Record], garment: bool, similar: bool) -> None:
         """Delete every row these records may have written (deleting a missing row is harmless)."""

@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Self
 from urllib.parse import unquote
 
@@ -60,6 +61,8 @@ class CassandraConnection:
         self._cluster: Cluster | None = None
         self._session: Session | None = None
         self._statements: dict[tuple[str, bool], PreparedStatement] = {}
+        # (feed, hour) whose feed_buckets row this process wrote in this session (never deleted).
+        self._buckets_written: set[tuple[str, datetime]] = set()
         self._pid = 0
         self._version = VersionCache()
         self._calls = Calls(self._connect)
@@ -113,6 +116,7 @@ class CassandraConnection:
                 self._session = self._open_session()
                 self._pid = os.getpid()
                 self._statements = {}
+                self._buckets_written = set()
                 self._version = VersionCache()
         return self._session
 
