@@ -209,6 +209,15 @@ def test_unreachable_cassandra_fails_fast_with_a_clear_error() -> None:
         store.list(limit=5)
 
 
+def test_a_cassandra_host_name_that_does_not_resolve_is_unavailable_not_an_error() -> None:
+    """A name the network's DNS does not know (yet) is a store that cannot be reached: 503, not 500."""
+    store = open_store("cassandra://no-such-node.invalid:9042/fc_nowhere")
+    with pytest.raises(StoreUnavailable, match=r"no-such-node\.invalid:9042 is unreachable.*resolve.*retry"):
+        store.ping()
+    with pytest.raises(StoreUnavailable, match=r"host names resolve"):
+        store.add(make_record(), IMAGE)
+
+
 @pytest.mark.cassandra
 def test_cassandra_write_replayed_by_a_driver_retry_changes_nothing() -> None:
     """A retried write reaches the node again with the same timestamp; the record must not double."""

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Self
 from urllib.parse import unquote
 
+from cassandra import UnresolvableContactPoints
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, Session
 from cassandra.query import PreparedStatement
@@ -121,7 +122,15 @@ class CassandraConnection:
         return self._session
 
     def _open_session(self) -> Session:
-        cluster = new_cluster(self.hosts, self.port, self.consistency)
+        try:
+            cluster = new_cluster(self.hosts, self.port, self.consistency)
+        except UnresolvableContactPoints:
+            # Found in compose: a container network whose DNS did not know `cassandra` yet gave
+            # every upload a 500. It is the store being unreachable, and may pass: say so.
+            raise StoreUnavailable(
+                f"{self.where} is unreachable: none of its host names resolve; check DATABASE_URL "
+                "and the network's DNS, then retry in a few seconds"
+            ) from None
         if self._credentials:
             cluster.auth_provider = PlainTextAuthProvider(*self._credentials)
         try:
