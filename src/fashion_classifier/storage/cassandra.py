@@ -5,8 +5,8 @@ without bound: the feed is partitioned by (feed, hour) where feed is 'all', 'lab
 'garment:<yes|no>' or 'label:<class>|garment:<yes|no>' (each filter is a feed of its own, written
 beside the others in one batch), and feed_buckets lists the hours that hold rows, so a page reads
 only buckets that exist. A filter by a secondary index or ALLOW FILTERING would instead read
-every row the filter rejects. Pictures (re-encoded, at most ~1 MB) live in their own table so
-that any app replica can show any record. The schema itself: cassandra_schema.py.
+every row the filter rejects. Pictures (at most 1024 px a side: re-encoded, or a JPEG as sent
+less its metadata) live in their own table so that any app replica can show any record. The schema itself: cassandra_schema.py.
 """
 
 from __future__ import annotations
