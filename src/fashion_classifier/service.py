@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,9 +26,10 @@ from fashion_classifier.preprocessing import (
     to_model_input,
 )
 from fashion_classifier.records import Neighbour, Page, Record, StoredImage, new_record_id, record_time
-from fashion_classifier.storage import MAX_PAGE_SIZE, PredictionStore, store_from_settings
+from fashion_classifier.storage import MAX_PAGE_SIZE, PredictionStore, StoreUnavailable, store_from_settings
 
 __all__ = ["BadRequest", "Limits", "PredictionService", "RecordNotFound", "Upload"]
+log = logging.getLogger(__name__)
 
 
 class RecordNotFound(LookupError):
@@ -102,6 +104,18 @@ class PredictionService:
         """Raise StoreUnavailable (or SchemaNotReady) unless the store answers now and is migrated."""
         self._store.ping()
         self._store.check_schema()
+
+    def warm_up(self) -> None:
+        """Connect to the store and read its schema now, at a worker's boot, not in its first request.
+
+        On a cluster just started, first requests that also opened the session missed the store's
+        deadline (tests/cluster/test_concurrent_start.py). A store not reachable yet is left to
+        the first request, which answers 503 until it is.
+        """
+        try:
+            self.check_ready()
+        except StoreUnavailable as exc:
+            log.warning("store not ready at start (requests will retry): %s", exc)
 
     # -- store maintenance (CLI) -----------------------------------------------------------
 

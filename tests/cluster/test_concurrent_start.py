@@ -71,7 +71,10 @@ def test_two_servers_started_together_on_a_fresh_keyspace_answer_no_5xx(run: int
             client.start()
         for client in clients:
             client.join(timeout=600)
-        logs = "\n".join(server.logs() for server in servers)
+        # Only what is not an acknowledged upload: the 5xx and why, not 80 lines of 201s.
+        logs = "\n".join(
+            line for server in servers for line in server.logs().splitlines() if '" 201 ' not in line
+        )
     finally:
         for server in servers:
             stop_server(server)

@@ -54,3 +54,13 @@ def test_a_service_without_its_model_says_so_instead_of_classifying() -> None:
     with pytest.raises(RuntimeError, match="without its model"):
         PredictionService(None, store).classify([Upload("a.png", png.getvalue())])
     assert store.records == {}
+
+
+def test_a_worker_starts_while_its_store_is_down_and_connects_when_it_is_up() -> None:
+    store = MemoryStore()
+    store.down = True
+    service = PredictionService(None, store)
+    service.warm_up()  # logs, does not raise: the worker must boot and answer 503 until the store is up
+    store.down = False
+    service.warm_up()
+    service.check_ready()

@@ -54,15 +54,31 @@ class Calls:
 
     @contextmanager
     def operation(self) -> Iterator[None]:
-        """One store operation; a nested one shares the outer one's deadline."""
+        """One store operation; a nested one shares the outer one's deadline.
+
+        The deadline starts once the session is open: a worker's first connection (bounded by the
+        driver's connect timeout) is not the operation's time, as the cold start of
+        tests/cluster/test_concurrent_start.py showed (first uploads answered 503).
+        """
         outermost = getattr(self._local, "at", None) is None
         if outermost:
+            self._connect()
             self._local.at = time.monotonic() + OPERATION_DEADLINE_S
         try:
             yield
         finally:
             if outermost:
                 self._local.at = None
+
+    @contextmanager
+    def not_counted(self) -> Iterator[None]:
+        """Time spent inside (preparing a statement, once per session) is given back to the deadline."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            if getattr(self._local, "at", None) is not None:
+                self._local.at += time.monotonic() - started
 
     def left(self, within: float | None = None) -> float:
         """Seconds left for the current operation (or `within`, if sooner)."""

@@ -160,7 +160,8 @@ class CassandraConnection:
             query = STATEMENTS[name].format(
                 ks=self.keyspace, fields=fields, marks=", ".join("?" * len(fields.split(",")))
             )
-            statement = cassandra_schema.prepare(self._connect(), query)
+            with self._calls.not_counted():  # bounded on its own: PREPARE_TIMEOUT_S a node
+                statement = cassandra_schema.prepare(self._connect(), query)
             # Every statement here writes the same values under the same keys when repeated, so
             # the driver may retry it on another node when its coordinator dies mid-request.
             # (That is why probabilities is a frozen list: a non-frozen list appends on replay,

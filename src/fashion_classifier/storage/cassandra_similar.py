@@ -76,7 +76,8 @@ class CassandraSimilarity:
         statement = self._statements.get((name, False))
         if statement is None:
             query = SIMILAR_STATEMENTS[name].format(ks=self.keyspace)
-            statement = cassandra_schema.prepare(self._connect(), query)
+            with self._calls.not_counted():  # bounded on its own: PREPARE_TIMEOUT_S a node
+                statement = cassandra_schema.prepare(self._connect(), query)
             statement.is_idempotent = True  # same values under the same keys: safe to send twice
             if name.startswith("nearest"):
                 # Cassandra 5.0 answers ANN queries at consistency ONE only (its own warning: "SAI

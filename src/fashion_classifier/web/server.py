@@ -44,7 +44,9 @@ class GunicornServer(BaseApplication):
         # session belong to that process alone (never preloaded in the master).
         from fashion_classifier.web import create_app
 
-        return create_app(self._settings)
+        app = create_app(self._settings)
+        app.extensions["service"].warm_up()  # before this worker takes its first request
+        return app
 
 
 def serve(settings: Settings, *, host: str, port: int) -> None:
