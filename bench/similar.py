@@ -8,8 +8,9 @@ images through a real server (`fashion-classifier serve`, 2 workers x 4 threads)
   true class is its own, averaged over the 10,000 queries;
 - recall@10 of Cassandra's ANN answers against exact search (numpy over every stored vector);
 - the latency of GET /api/v1/predictions/{id}/similar?limit=8, one client, over HTTP;
-- the upload rate (wrk, 32 clients, the 28x28 PNG of bench/service.py) on a keyspace migrated to
-  schema 2 (no embeddings) and on one with the vector index (schema 3), in alternating rounds.
+- the latency-bounded upload rate (bench/open_loop.py: the highest constant rate of 640x480 JPEG
+  uploads with p99 <= 100 ms and all answered 2xx) on a keyspace migrated to schema 2 (no
+  embeddings) and on one with the vector index (schema 3), in alternating rounds.
 
 Writes docs/benchmarks/similar.md and similar.json.
 """
@@ -35,6 +36,8 @@ import requests
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import open_loop
+import open_loop_report
 import service as service_bench
 from fashion_classifier.training import data
 
@@ -46,8 +49,9 @@ NEIGHBOURS = 8
 RECALL_QUERIES = 500
 LATENCY_QUERIES = 1000
 UPLOAD_ROUNDS = 2
-UPLOAD_SECONDS = 10
-UPLOAD_CLIENTS = 32
+UPLOAD_SECONDS = int(os.environ.get("BENCH_POINT_SECONDS", "30"))
+UPLOAD_INPUT = "jpeg-640x480"  # the input of the issue's latency-bounded rate
+UPLOAD_RATES = open_loop_report.RATES[UPLOAD_INPUT]
 
 
 def url_of(keyspace: str) -> str:
@@ -181,28 +185,45 @@ def recall(keyspace: str, version: str) -> dict[str, float]:
     }
 
 
-def upload_rates(body: Path) -> list[dict[str, object]]:
-    """wrk on schema 2 (no embeddings written) and schema 3 (vector column and index), alternating."""
+def upload_rates(folder: Path) -> list[dict[str, object]]:
+    """The latency-bounded JPEG upload rate (bench/open_loop.py) on schema 2 and on schema 3, alternating.
+
+    Schema 2 has no embeddings table, so the same code writes no vector there: the difference is
+    the vector column and its index. Each ladder runs on a server started for it.
+    """
     plain, indexed = f"bench_noindex_{uuid.uuid4().hex[:8]}", f"bench_index_{uuid.uuid4().hex[:8]}"
     migrate(url_of(plain), "--to", "2")
     migrate(url_of(indexed))
-    service_bench.SECONDS = UPLOAD_SECONDS
+    body, content_type = service_bench.upload_body("ours", UPLOAD_INPUT, service_bench.INPUTS[UPLOAD_INPUT])
+    (folder / "upload.body").write_bytes(body)
     rows: list[dict[str, object]] = []
     try:
         for round_number in range(1, UPLOAD_ROUNDS + 1):
             order = [("without index", plain), ("with index", indexed)]
             for name, keyspace in order if round_number % 2 else order[::-1]:
                 env = {"DATABASE_URL": url_of(keyspace), "CASSANDRA_CONSISTENCY": "ONE"}
-                with service_bench.server("ours", env) as (base, process):
-                    service_bench.run_wrk(base, body, UPLOAD_CLIENTS, process)  # warm-up point, not kept
+                with service_bench.server("ours", env) as (base, _):
+                    target = open_loop.Target(
+                        base + "/api/v1/predictions", content_type, folder / "upload.body"
+                    )
+                    open_loop.attack(target, UPLOAD_RATES[0], 5, folder)  # first-request costs, not kept
                     load = os.getloadavg()[0]
-                    result = service_bench.run_wrk(base, body, UPLOAD_CLIENTS, process)
-                rows.append({"round": round_number, "setup": name, "load_average_1m": load, **result})
-                print(
-                    f"round {round_number} {name:14} {result['rps']:7.1f} uploads/s p99 {result['p99']:.0f} ms "
-                    f"errors {result['errors']} (load {load:.1f})",
-                    flush=True,
+                    points = open_loop.ladder(
+                        lambda rate: open_loop.attack(target, rate, UPLOAD_SECONDS, folder),  # noqa: B023
+                        UPLOAD_RATES,
+                        past_failure=0,
+                    )
+                held = open_loop.best_rate(points)
+                rows.append(
+                    {
+                        "round": round_number,
+                        "setup": name,
+                        "load_average_1m": load,
+                        "held": held,
+                        "points": points,
+                    }
                 )
+                print(f"round {round_number} {name:14} held {held}/s (load {load:.1f})", flush=True)
     finally:
         drop(plain, indexed)
     return rows
@@ -245,10 +266,7 @@ def main() -> None:
         print("recall", report["recall"], flush=True)
     finally:
         drop(keyspace)
-    folder = Path(tempfile.mkdtemp(prefix="bench-similar-"))
-    body = folder / "png.body"
-    body.write_bytes(service_bench.multipart("png-28x28.bin", service_bench.INPUTS["png-28x28"]))
-    report["uploads"] = upload_rates(body)
+    report["uploads"] = upload_rates(Path(tempfile.mkdtemp(prefix="bench-similar-")))
     report["load_average_end"] = os.getloadavg()
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "similar.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
@@ -259,9 +277,9 @@ def main() -> None:
 def render(report: dict) -> str:  # type: ignore[type-arg]
     uploads = report["uploads"]
     rate = {
-        name: [r["rps"] for r in uploads if r["setup"] == name] for name in ("without index", "with index")
+        name: [r["held"] for r in uploads if r["setup"] == name] for name in ("without index", "with index")
     }
-    change = statistics.fmean(rate["with index"]) / statistics.fmean(rate["without index"]) - 1
+    change = statistics.fmean(rate["with index"]) / max(statistics.fmean(rate["without index"]), 1e-9) - 1
     latency, purity_, recall_ = report["latency_ms"], report["purity"], report["recall"]
     lines = [
         "# Similar garments: benchmark",
@@ -284,17 +302,22 @@ def render(report: dict) -> str:  # type: ignore[type-arg]
         f"{latency['failed']} failed (load average {latency['load_average_1m']:.1f}) | p99 < 30 ms |",
         f"| the store's similar() alone (ANN query and the 10 records, in-process) "
         f"| p50 {recall_['store_similar_p50_ms']:.1f} ms, p99 {recall_['store_similar_p99_ms']:.1f} ms | |",
-        f"| upload rate with the vector index against without, {UPLOAD_CLIENTS} clients | {change:+.1%} | no lower than -10% |",
+        f"| latency-bounded upload rate (640x480 JPEG) with the vector index against without | {change:+.1%} | no lower than -10% |",
         "",
-        f"Uploads (wrk, {UPLOAD_CLIENTS} connections, {UPLOAD_SECONDS} s a point after a warm-up point, "
-        "28x28 PNG; each point on a server started for it; the keyspace without the index is migrated",
-        "to schema 2, so the same code writes no embedding; rounds alternate which goes first):",
+        f"Uploads (vegeta, open loop, {UPLOAD_SECONDS} s a rate; the figure is the highest rate with p99 <= "
+        f"{open_loop.P99_BOUND_MS:.0f} ms and every upload answered 2xx; each ladder on a server started for it;",
+        "the keyspace without the index is migrated to schema 2, so the same code writes no embedding;",
+        "rounds alternate which goes first):",
         "",
-        "| round | setup | uploads/s | p50 ms | p99 ms | errors | load average (1 min) |",
-        "|---|---|---|---|---|---|---|",
+        "| round | setup | held uploads/s | p99 ms at each rate | load average (1 min) |",
+        "|---|---|---|---|---|",
         *(
-            f"| {r['round']} | {r['setup']} | {r['rps']:.1f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} "
-            f"| {r['load_average_1m']:.1f} |"
+            f"| {r['round']} | {r['setup']} | {r['held']} | "
+            + ", ".join(
+                f"{p['offered']}/s: {p['p99']:.0f}" + ("" if open_loop.holds(p) else " (not held)")
+                for p in r["points"]
+            )
+            + f" | {r['load_average_1m']:.1f} |"
             for r in uploads
         ),
         "",
