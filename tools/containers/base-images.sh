@@ -69,6 +69,7 @@ cassandra_image() {
 }
 
 require_podman
+clear_stale_bridges
 python_image
 cassandra_image
 say "base images ready: $PYTHON_IMAGE, $CASSANDRA_IMAGE"

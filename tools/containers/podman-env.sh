@@ -39,3 +39,24 @@ require_podman() {
   apt-get update -qq || say "apt-get update failed; trying the install with the cached package lists"
   apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
 }
+
+# A bridge left behind by an earlier podman (a CNI-era cni-podman0, a network removed while its
+# containers died) keeps its subnet's route: a new network on the same subnet then sends its
+# answers into the dead bridge, and containers get no DNS and no outside connection ("Temporary
+# failure in name resolution" in every build's apt-get). Found on this machine, 2026-11-25.
+clear_stale_bridges() {
+  local owned link
+  owned=" $(podman network ls --format '{{.NetworkInterface}}' 2>/dev/null | tr '\n' ' ') "
+  for link in $(ip -o link show type bridge 2>/dev/null | awk -F': ' '{print $2}' | grep -E '^(cni-)?podman[0-9]*$'); do
+    case "$owned" in *" $link "*) continue ;; esac
+    if [ -n "$(ls "/sys/class/net/$link/brif" 2>/dev/null)" ]; then
+      continue  # containers are attached: in use, whoever made it
+    fi
+    if [ "$(id -u)" -eq 0 ]; then
+      say "removing bridge $link: no podman network owns it, and its route breaks container networking"
+      ip link delete "$link"
+    else
+      say "bridge $link belongs to no podman network and breaks container networking: sudo ip link delete $link"
+    fi
+  done
+}
