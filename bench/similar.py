@@ -284,7 +284,7 @@ def render(report: dict) -> str:  # type: ignore[type-arg]
     lines = [
         "# Similar garments: benchmark",
         "",
-        f"Run {report['date']} by `bench/similar.py` on this 2-core machine (shared with other work:",
+        f"Run {report['date']} by `bench/similar.py` on this 2-core machine (1-minute",
         f"load average {report['load_average_before_queries'][0]:.1f} before the queries, "
         f"{report['load_average_end'][0]:.1f} at the end), one Cassandra 5.0 node at {report['hosts']}",
         "(consistency ONE; ANN queries run at LOCAL_ONE), the server with 2 workers x 4 threads.",

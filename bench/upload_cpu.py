@@ -46,7 +46,9 @@ def main() -> None:
     settings = Settings.from_env()
     store = NullStore()
     service = PredictionService(Classifier.load(settings.model_path), store)  # type: ignore[arg-type]
-    client = create_app(settings, service=service).test_client()
+    app = create_app(settings)
+    app.extensions["service"] = service  # the app's one service, here over a store that keeps nothing
+    client = app.test_client()
     for name, content in INPUTS.items():
         for _ in range(50):  # warm up
             post(client, name, content)
