@@ -15,6 +15,7 @@ import pytest
 
 from fashion_classifier.storage import cassandra_calls
 from fashion_classifier.storage.cassandra_calls import Calls, DeadlineExceeded
+from fashion_classifier.storage.cassandra_connection import CassandraConnection
 
 DEADLINE_S = 0.2
 
@@ -32,23 +33,16 @@ def short_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cassandra_calls, "OPERATION_DEADLINE_S", DEADLINE_S)
 
 
-def slow_first_connect() -> Calls:
-    session = InstantSession()
-    opened: list[InstantSession] = []
+def test_a_slow_first_connection_does_not_spend_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = CassandraConnection(["127.0.0.1"], 9042, "ks", consistency="ONE", replication="SimpleStrategy:1")
 
-    def connect() -> Any:
-        if not opened:
-            time.sleep(1.5 * DEADLINE_S)  # the first connection of a worker, to a cold cluster
-            opened.append(session)
-        return session
+    def open_session() -> InstantSession:
+        time.sleep(1.5 * DEADLINE_S)  # the first connection of a worker, to a cold cluster
+        return InstantSession()
 
-    return Calls(connect)
-
-
-def test_a_slow_first_connection_does_not_spend_the_deadline() -> None:
-    calls = slow_first_connect()
-    with calls.operation():  # an upload: several statements after the connection is made
-        assert [calls.execute("SELECT"), calls.execute("INSERT")] == ["answer", "answer"]
+    monkeypatch.setattr(store, "_open_session", open_session)
+    with store._guard("saving predictions"):  # an upload: several statements after connecting
+        assert [store._calls.execute("SELECT"), store._calls.execute("INSERT")] == ["answer", "answer"]
 
 
 def test_preparing_does_not_spend_the_deadline() -> None:

@@ -54,15 +54,9 @@ class Calls:
 
     @contextmanager
     def operation(self) -> Iterator[None]:
-        """One store operation; a nested one shares the outer one's deadline.
-
-        The deadline starts once the session is open: a worker's first connection (bounded by the
-        driver's connect timeout) is not the operation's time, as the cold start of
-        tests/cluster/test_concurrent_start.py showed (first uploads answered 503).
-        """
+        """One store operation; a nested one shares the outer one's deadline."""
         outermost = getattr(self._local, "at", None) is None
         if outermost:
-            self._connect()
             self._local.at = time.monotonic() + OPERATION_DEADLINE_S
         try:
             yield
@@ -72,7 +66,10 @@ class Calls:
 
     @contextmanager
     def not_counted(self) -> Iterator[None]:
-        """Time spent inside (preparing a statement, once per session) is given back to the deadline."""
+        """Time spent inside is given back to the deadline: a worker's first connection and its
+        statement preparations, once per session, each bounded on its own (connect timeout,
+        PREPARE_TIMEOUT_S a node). Counted, they made the first uploads on a cluster just started
+        answer 503 (tests/cluster/test_concurrent_start.py)."""
         started = time.monotonic()
         try:
             yield

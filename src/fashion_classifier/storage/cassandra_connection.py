@@ -175,6 +175,8 @@ class CassandraConnection:
         """One store operation: unavailable -> StoreUnavailable, and a deadline for all of it."""
         try:
             with self._calls.operation():
+                with self._calls.not_counted():
+                    self._connect()
                 yield
         except DeadlineExceeded as exc:
             raise StoreUnavailable(
