@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--work-dir", type=Path, default=Path(".checkpoint/robust"), help="resumable state")
     tune.add_argument("--output", type=Path, default=FLOAT_MODEL_PATH, help="the float model's path")
+    tune.add_argument(
+        "--start-from",
+        type=Path,
+        default=FLOAT_MODEL_PATH,
+        help="a float ONNX export of `train`, or an earlier fine-tune's .keras file (card beside it)",
+    )
     tune.set_defaults(run=_fine_tune)
 
     quantize = commands.add_parser(
@@ -102,9 +108,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _fine_tune(args: argparse.Namespace) -> int:
+    from fashion_classifier.training.robust import RobustConfig
     from fashion_classifier.training.ship import ship
 
-    card = ship(args.work_dir, args.output)
+    card = ship(args.work_dir, args.output, RobustConfig(start_from=str(args.start_from)))
     measured = card["measured"]
     print(
         f"int8 model {card['version']}: test set {card['test_set']['accuracy']:.2%}, "

@@ -121,3 +121,14 @@ def test_int8_quantisation_keeps_the_answers(short_run, tmp_path: Path) -> None:
     assert np.mean(float_top1[sure] == int8_top1[sure]) >= 0.97
     labels = result.dataset.test.labels
     assert np.mean(int8_top1 == labels) >= np.mean(float_top1 == labels) - 0.01
+
+
+def test_the_garment_head_answers_beside_the_class_head_from_the_same_features() -> None:
+    from fashion_classifier.training.model import build_model
+    from fashion_classifier.training.robust import with_garment_head
+
+    model = with_garment_head(build_model())
+    out = model.predict(np.zeros((2, 28, 28, 1), np.float32), verbose=0)
+    assert out["probabilities"].shape == (2, 10)
+    assert np.allclose(out["probabilities"].sum(1), 1.0, atol=1e-5)
+    assert out["garment"].shape == (2, 1)  # one logit: garment or not

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fashion_classifier.training import verdict
 
@@ -46,3 +47,16 @@ def test_mahalanobis_scores_a_point_at_a_class_mean_above_a_far_one() -> None:
     near, far = gaussian.means[3:4], gaussian.means[3:4] + 40.0
     assert gaussian.score(near)[0] > gaussian.score(far)[0]
     assert abs(gaussian.score(near)[0]) < 1e-3
+
+
+def test_the_line_flags_the_non_garments_below_it_and_keeps_those_at_or_above() -> None:
+    line = verdict.Calibration("head", threshold=0.0, scale=1.0)
+    assert verdict.flagged_at(line, np.array([-2.0, -0.1, 0.0, 3.0])) == 0.5
+
+
+def test_the_head_method_scores_with_the_garment_head_and_refuses_a_model_without_one() -> None:
+    logits, features = np.zeros((3, 10)), np.zeros((3, 4))
+    head = np.array([2.0, -1.0, 0.5])
+    assert np.array_equal(verdict.raw_scores("head", logits, features, None, head), head)
+    with pytest.raises(ValueError, match="no garment head"):
+        verdict.raw_scores("head", logits, features, None)

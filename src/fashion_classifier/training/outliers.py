@@ -5,10 +5,13 @@ only ever used to report how well the verdict works. No file, font or icon theme
 
   family     train sources                              eval sources
   photos     Debian's GNOME and MATE wallpapers          scikit-image's sample photographs,
-             (nature photos, abstract art)               matplotlib's Grace Hopper portrait
+             (nature photos, abstract art), and Tux      matplotlib's Grace Hopper portrait
+             Paint's stamps (animals, food, things;
+             never its clothes) set in those scenes
   glyphs     digits and letters in DejaVu and            the same characters in the URW base 35
              Liberation fonts, light on black, 28x28     and GNU FreeFont fonts
-  icons      the Adwaita icon theme                      the GNOME and elementary-xfce themes
+  icons      the Adwaita, Tango and Oxygen icon themes   the GNOME and elementary-xfce themes
+             and Tux Paint's stamps as cut-outs
   text       pages and UI mock-ups in DejaVu/Liberation  the same kinds of picture in URW/FreeFont
   synthetic  noise, flat colours, linear gradients       (other seeds) plus radial gradients,
                                                          plasma noise and checkerboards
@@ -30,9 +33,14 @@ FAMILIES = ("photos", "glyphs", "icons", "text", "synthetic")
 CHARACTERS = string.digits + string.ascii_letters
 INSTALL_HINT = (
     "outlier sources missing: apt-get install gnome-backgrounds mate-backgrounds fonts-dejavu-core "
-    "fonts-liberation fonts-urw-base35 fonts-freefont-ttf gnome-icon-theme elementary-xfce-icon-theme; "
+    "fonts-liberation fonts-urw-base35 fonts-freefont-ttf gnome-icon-theme elementary-xfce-icon-theme "
+    "tango-icon-theme oxygen-icon-theme tuxpaint-stamps-default; "
     "pip install scikit-image matplotlib"
 )
+
+
+# Tux Paint's stamps hold garments too: never let one be a "non-garment".
+GARMENT_WORDS = ("cloth", "hat", "shirt", "shoe", "boot", "sock", "dress", "bag", "pants", "jean", "coat")
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class Sources:
     photos: list[Path]
     fonts: list[Path]
     icons: list[Path]
+    stamps: tuple[Path, ...] = ()  # RGBA cut-outs of things: set in scenes (photos) or alone (icons)
 
 
 def sources(split: str) -> Sources:
@@ -49,7 +58,21 @@ def sources(split: str) -> Sources:
         fonts = _files("/usr/share/fonts/truetype/dejavu", ("*.ttf",)) + _files(
             "/usr/share/fonts/truetype/liberation", ("*.ttf",)
         )
-        icons = _files("/usr/share/icons/Adwaita", ("*.png",))
+        icons = [
+            p
+            for theme in ("Adwaita", "Tango", "oxygen")
+            for p in _files(f"/usr/share/icons/{theme}", ("*.png",))
+        ]
+        stamps = tuple(
+            p
+            for p in _files("/usr/share/tuxpaint/stamps", ("*.png",))
+            if not any(
+                word in str(p.relative_to("/usr/share/tuxpaint/stamps")).lower() for word in GARMENT_WORDS
+            )
+        )
+        if not stamps:
+            raise FileNotFoundError(INSTALL_HINT)
+        return Sources(photos, fonts, icons, stamps) if photos and fonts and icons else _missing()
     else:
         photos = _eval_photos()
         fonts = _files("/usr/share/fonts/opentype/urw-base35", ("*.otf",)) + _files(
@@ -59,9 +82,11 @@ def sources(split: str) -> Sources:
         icons = _files("/usr/share/icons/gnome", ("*.png",)) + _files(
             "/usr/share/icons/elementary-xfce", ("*.png",)
         )
-    if not (photos and fonts and icons):
-        raise FileNotFoundError(INSTALL_HINT)
-    return Sources(photos, fonts, icons)
+    return Sources(photos, fonts, icons) if photos and fonts and icons else _missing()
+
+
+def _missing() -> Sources:
+    raise FileNotFoundError(INSTALL_HINT)
 
 
 def pictures(family: str, count: int, *, split: str, seed: int) -> list[bytes]:
@@ -69,13 +94,25 @@ def pictures(family: str, count: int, *, split: str, seed: int) -> list[bytes]:
     rng = np.random.default_rng(seed)
     src = sources(split)
     make: dict[str, Callable[[], Image.Image]] = {
-        "photos": lambda: _photo_crop(src.photos[int(rng.integers(len(src.photos)))], rng),
-        "glyphs": lambda: _glyph(src.fonts[int(rng.integers(len(src.fonts)))], rng),
-        "icons": lambda: _icon(src.icons[int(rng.integers(len(src.icons)))], rng),
+        "photos": lambda: (
+            _photo_crop(_pick(src.photos, rng), rng)
+            if not src.stamps or rng.random() < 0.5
+            else _stamp_in_scene(_pick(src.stamps, rng), _photo_crop(_pick(src.photos, rng), rng), rng)
+        ),
+        "glyphs": lambda: _glyph(_pick(src.fonts, rng), rng),
+        "icons": lambda: (
+            _icon(_pick(src.icons, rng), rng)
+            if not src.stamps or rng.random() < 0.7
+            else _icon(_pick(src.stamps, rng), rng)
+        ),
         "text": lambda: _text_picture(src.fonts, rng),
         "synthetic": lambda: _synthetic(rng, extra_kinds=split == "eval"),
     }
     return [_encode(make[family](), rng) for _ in range(count)]
+
+
+def _pick(paths: list[Path] | tuple[Path, ...], rng: np.random.Generator) -> Path:
+    return paths[int(rng.integers(len(paths)))]
 
 
 def _files(folder: str, patterns: tuple[str, ...]) -> list[Path]:
@@ -122,6 +159,18 @@ def _photo_crop(path: Path, rng: np.random.Generator) -> Image.Image:
     crop = photo.crop((left, top, left + w, top + h))
     crop.thumbnail((int(rng.integers(200, 800)),) * 2)
     return crop
+
+
+def _stamp_in_scene(stamp: Path, scene: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A thing photographed in a place: a stamp pasted, at a random size, onto a scene."""
+    with Image.open(stamp) as opened:
+        thing = opened.convert("RGBA")
+    thing.thumbnail((int(min(scene.size) * rng.uniform(0.4, 0.95)),) * 2)
+    left = int(rng.integers(0, scene.width - thing.width + 1))
+    top = int(rng.integers(0, scene.height - thing.height + 1))
+    scene = scene.copy()
+    scene.paste(thing, (left, top), thing)
+    return scene
 
 
 def _glyph(font_path: Path, rng: np.random.Generator) -> Image.Image:

@@ -1,10 +1,13 @@
 """Fine-tune the shipped model for the wild: staged product photos and outlier exposure.
 
-Starts from the float ONNX model (training/warm_start.py) and trains on three streams:
-data-set garments, the same garments as staged photos through the real preprocessing
-(photo_augment.py, renderer A) and non-garment pictures from the `train` sources
-(outliers.py) whose target is the uniform distribution (outlier exposure, Hendrycks et al. 2019):
-the network learns to spread its belief when the picture is none of the ten classes.
+Starts from the float ONNX model (training/warm_start.py) or from an earlier fine-tune's Keras
+file, and trains on three streams: data-set garments, the same garments as staged photos
+through the real preprocessing (photo_augment.py, renderer A) and non-garment pictures from the
+`train` sources (outliers.py). Non-garments teach two things (outlier exposure, Hendrycks et
+al. 2019): the class head spreads its belief evenly over the ten classes, and a one-unit
+garment head on the same features learns "garment or not". That second head keeps a hard
+photo (a Shirt that could be a T-shirt) apart from a non-garment: both have a low top
+probability, but only one is unlike every garment.
 
 Resumable: the arrays are cached in `work_dir`, the model after every epoch.
 """
@@ -31,17 +34,17 @@ from fashion_classifier.training.warm_start import model_from_onnx
 @dataclass(frozen=True)
 class RobustConfig:
     start_from: str = "models/fashion_cnn.onnx"
-    epochs: int = 6
+    epochs: int = 8
     steps_per_epoch: int = 540
     batch_size: int = 128
-    learning_rate: float = 4e-4
+    learning_rate: float = 3e-4
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
-    train_photos: int = 16_000
+    train_photos: int = 24_000
     val_photos: int = 2_000
-    outliers_per_family: int = 3_000
+    outliers_per_family: int = 4_000
     val_outliers_per_family: int = 300
-    outlier_weight: float = 0.5
+    outlier_weight: float = 0.5  # of a non-garment in the class head's loss (the garment head: 1)
     seed: int = 2026
 
 
@@ -130,7 +133,7 @@ def fine_tune(config: RobustConfig, work_dir: Path) -> keras.Model:
     if state["epoch"] and last.exists():
         model = keras.models.load_model(last)
     else:
-        model = model_from_onnx(Path(config.start_from))
+        model = with_garment_head(_starting_model(Path(config.start_from)))
         _compile(model, config)
     if state["epoch"] >= config.epochs:
         return model
@@ -158,24 +161,52 @@ def fine_tune(config: RobustConfig, work_dir: Path) -> keras.Model:
     return model
 
 
+def _starting_model(path: Path) -> keras.Model:
+    """A float ONNX export of the trained CNN, or the Keras file of an earlier fine-tune."""
+    if path.suffix == ".keras":
+        model = keras.models.load_model(path)
+        # An earlier fine-tune's model may have its garment head already: start from its trunk.
+        return keras.Model(model.inputs, model.get_layer("probabilities").output, name="fashion_cnn")
+    return model_from_onnx(path)
+
+
+def with_garment_head(model: keras.Model) -> keras.Model:
+    """The CNN with a second output: one logit, "garment or not", from the penultimate features."""
+    garment = keras.layers.Dense(1, name="garment")(model.get_layer("fc_relu").output)
+    return keras.Model(
+        model.inputs,
+        {"probabilities": model.get_layer("probabilities").output, "garment": garment},
+        name="fashion_cnn",
+    )
+
+
 def _compile(model: keras.Model, config: RobustConfig) -> None:
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=config.epochs * config.steps_per_epoch
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(),
-        metrics=["accuracy"],
+        loss={
+            "probabilities": keras.losses.CategoricalCrossentropy(),
+            "garment": keras.losses.BinaryCrossentropy(from_logits=True),
+        },
+        metrics={"probabilities": ["accuracy"], "garment": [keras.metrics.BinaryAccuracy(threshold=0.0)]},
         jit_compile=True,
     )
 
 
 def _train_stream(arrays: Arrays, config: RobustConfig) -> tf.data.Dataset:
     images = arrays.train_images[..., None].astype(np.float32) / 255.0
-    labels = targets(arrays.train_labels, config.label_smoothing)
-    weights = np.where(arrays.train_labels >= 0, 1.0, config.outlier_weight).astype(np.float32)
+    outputs = {
+        "probabilities": targets(arrays.train_labels, config.label_smoothing),
+        "garment": (arrays.train_labels >= 0).astype(np.float32)[:, None],
+    }
+    weights = {
+        "probabilities": np.where(arrays.train_labels >= 0, 1.0, config.outlier_weight).astype(np.float32),
+        "garment": np.ones(len(images), np.float32),
+    }
     augment = build_augmentation(seed=config.seed)
-    ds = tf.data.Dataset.from_tensor_slices((images, labels, weights))
+    ds = tf.data.Dataset.from_tensor_slices((images, outputs, weights))
     ds = ds.shuffle(len(images), seed=config.seed, reshuffle_each_iteration=True).repeat()
     ds = ds.batch(config.batch_size).map(
         lambda x, y, w: (augment(x, training=True), y, w), num_parallel_calls=tf.data.AUTOTUNE
@@ -186,5 +217,8 @@ def _train_stream(arrays: Arrays, config: RobustConfig) -> tf.data.Dataset:
 def _val_stream(arrays: Arrays) -> tf.data.Dataset:
     garment = arrays.val_labels >= 0
     images = arrays.val_images[garment][..., None].astype(np.float32) / 255.0
-    labels = targets(arrays.val_labels[garment], 0.0)
-    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(512)
+    outputs = {
+        "probabilities": targets(arrays.val_labels[garment], 0.0),
+        "garment": np.ones((int(garment.sum()), 1), np.float32),
+    }
+    return tf.data.Dataset.from_tensor_slices((images, outputs)).batch(512)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,18 +24,22 @@ from fashion_classifier.training.robust import Arrays, RobustConfig, build_array
 def ship(work_dir: Path, output: Path, config: RobustConfig | None = None) -> dict:
     """Fine-tune (resumable), choose and calibrate the verdict, export, quantise, measure."""
     config = config or RobustConfig()
-    base = work_dir / "base.onnx"  # the starting model, kept: `output` may be the same file
+    start = Path(config.start_from)
+    # The starting model and its card, kept: `output` may be the same file.
+    base = work_dir / f"base{start.suffix}"
     if not base.exists():
         work_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy(Path(config.start_from).with_suffix(".json"), base.with_suffix(".json"))
-        shutil.copy(config.start_from, base)
+        shutil.copy(start.with_suffix(".json"), base.with_suffix(".json"))
+        shutil.copy(start, base)
+    config = replace(config, start_from=str(base))
     previous = json.loads(base.with_suffix(".json").read_text())
     model = fine_tune(config, work_dir)
     arrays = build_arrays(config, work_dir)
     state = json.loads((work_dir / "state.json").read_text())
     gaussian = wild.fit_gaussian(model, arrays)
     comparison = wild.compare_methods(model, arrays, gaussian)
-    method = max(comparison, key=lambda name: comparison[name]["auroc"])
+    # The method that flags the most validation non-garments at the line that keeps the garments.
+    method = max(comparison, key=lambda name: comparison[name]["flagged_at_line"])
     _say(f"garment score on validation: {comparison}; chosen: {method}")
     wild.export_with_verdict(model, method, gaussian, output)
     dataset = data.load()
@@ -88,6 +92,8 @@ def _parity(model: keras.Model, path: Path, images: np.ndarray) -> dict:
     """How closely ONNX Runtime reproduces Keras on the test images (no mirror averaging)."""
     batch = images[..., None].astype(np.float32) / 255.0
     keras_probs = model.predict(batch, batch_size=1000, verbose=0)
+    if isinstance(keras_probs, dict):  # a model with a garment head
+        keras_probs = keras_probs["probabilities"]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     onnx_probs = np.concatenate(
         [
@@ -129,11 +135,12 @@ def _float_card(  # noqa: PLR0917
         },
         "test_time_augmentation": previous["test_time_augmentation"],
         "classes": list(CLASSES),
-        "parameters": previous["parameters"],
+        "parameters": int(model.count_params()),
         "training": {
             "fine_tuned_from": previous["version"],
             "method": "fine-tuning with staged product photos (renderer A, training/photo_augment.py) through "
-            "the service's preprocessing, and outlier exposure (uniform target) on non-garment pictures",
+            "the service's preprocessing, and outlier exposure on non-garment pictures: a uniform target "
+            "for the class head, 'not a garment' for the garment head",
             "config": asdict(config),
             "seconds": round(state.get("seconds", 0.0), 1),
             "history": state["history"],

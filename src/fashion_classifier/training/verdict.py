@@ -4,7 +4,8 @@ Every score comes from the same forward pass as the class probabilities:
   msp          the largest class probability (the baseline);
   energy       log-sum-exp of the logits (Liu et al. 2020);
   mahalanobis  minus the smallest Mahalanobis distance of the penultimate features to a class
-               mean, with one shared covariance (Lee et al. 2018), fitted on training garments.
+               mean, with one shared covariance (Lee et al. 2018), fitted on training garments;
+  head         the logit of a one-unit garment head trained with outlier exposure (robust.py).
 Higher always means "more like a garment". The served model computes the chosen raw score as
 a second ONNX output; the card holds the threshold and scale that turn it into garment_score.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METHODS = ("msp", "energy", "mahalanobis")
+METHODS = ("msp", "energy", "mahalanobis", "head")
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,26 @@ class Gaussian:
         return -np.sqrt(np.maximum(distance.min(1), 0))
 
 
-def raw_scores(method: str, logits: np.ndarray, features: np.ndarray, gaussian: Gaussian) -> np.ndarray:
+def raw_scores(
+    method: str,
+    logits: np.ndarray,
+    features: np.ndarray,
+    gaussian: Gaussian | None = None,
+    head: np.ndarray | None = None,
+) -> np.ndarray:
+    """One method's score per picture; `head` is the garment head's logit, where the model has one."""
+    if method == "head":
+        if head is None:
+            raise ValueError("the model has no garment head")
+        return head
     if method == "msp":
         shifted = np.exp(logits - logits.max(1, keepdims=True))
         return (shifted / shifted.sum(1, keepdims=True)).max(1)
     if method == "energy":
         top = logits.max(1)
         return top + np.log(np.exp(logits - top[:, None]).sum(1))
+    if gaussian is None:
+        raise ValueError("mahalanobis needs the features' Gaussian")
     return gaussian.score(features)
 
 
@@ -73,6 +87,11 @@ class Calibration:
 
     def garment_score(self, raw: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-(raw - self.threshold) / self.scale))
+
+
+def flagged_at(calibration: Calibration, others: np.ndarray) -> float:
+    """Share of non-garments the verdict line flags: what a user sees, unlike AUROC."""
+    return float(np.mean(others < calibration.threshold))
 
 
 def calibrate(

@@ -39,6 +39,15 @@ def heads(model: keras.Model) -> tuple[keras.Model, np.ndarray, np.ndarray]:
     return trunk, weights, bias
 
 
+def garment_head(model: keras.Model) -> tuple[np.ndarray, np.ndarray] | None:
+    """The garment head's weights (d, 1) and bias (1,), where the model has one (robust.py)."""
+    names = {layer.name for layer in model.layers}
+    if "garment" not in names:
+        return None
+    weights, bias = model.get_layer("garment").get_weights()
+    return weights, bias
+
+
 def keras_outputs(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(logits, features) for uint8 (n, 28, 28) images, each averaged with its mirror image."""
     trunk, weights, bias = heads(model)
@@ -48,15 +57,28 @@ def keras_outputs(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, n
 
 
 def compare_methods(model: keras.Model, arrays: Arrays, gaussian: verdict.Gaussian) -> dict[str, dict]:
-    """AUROC and FPR at 95% TPR of each candidate score on the validation sets."""
+    """Each candidate score on the validation sets: AUROC, FPR at 95% TPR, and the share of
+    non-garments flagged at the line that keeps the required garments (the one users see)."""
     logits, features = keras_outputs(model, arrays.val_images)
+    head = garment_head(model)
+    head_logit = None if head is None else (features @ head[0] + head[1])[:, 0]
     garment = arrays.val_labels >= 0
     table = {}
     for method in verdict.METHODS:
-        raw = verdict.raw_scores(method, logits, features, gaussian)
+        if method == "head" and head_logit is None:
+            continue
+        raw = verdict.raw_scores(method, logits, features, gaussian, head_logit)
+        line = verdict.calibrate(
+            method,
+            raw[arrays.val_kind == "dataset"],
+            raw[arrays.val_kind == "photo"],
+            keep_dataset=KEEP_DATASET,
+            keep_photos=KEEP_PHOTOS,
+        )
         table[method] = {
             "auroc": verdict.auroc(raw[garment], raw[~garment]),
             "fpr_at_95_tpr": verdict.fpr_at_tpr(raw[garment], raw[~garment]),
+            "flagged_at_line": verdict.flagged_at(line, raw[~garment]),
         }
     return table
 
@@ -64,6 +86,7 @@ def compare_methods(model: keras.Model, arrays: Arrays, gaussian: verdict.Gaussi
 def export_with_verdict(model: keras.Model, method: str, gaussian: verdict.Gaussian, path: Path) -> Path:
     """ONNX with three outputs from one forward pass: probabilities, raw garment score, embedding."""
     trunk, weights, bias = heads(model)
+    head = garment_head(model)
     spec = (tf.TensorSpec((None, 28, 28, 1), tf.float32, name="image"),)
     means_w = tf.constant(gaussian.means @ gaussian.whiten)
     whiten = tf.constant(gaussian.whiten)
@@ -73,7 +96,9 @@ def export_with_verdict(model: keras.Model, method: str, gaussian: verdict.Gauss
         features = trunk(image, training=False)
         logits = tf.matmul(features, weights) + bias
         probabilities = tf.nn.softmax(logits)
-        if method == "energy":
+        if method == "head" and head is not None:
+            raw = (tf.matmul(features, head[0]) + head[1])[:, 0]
+        elif method == "energy":
             raw = tf.reduce_logsumexp(logits, axis=1)
         elif method == "msp":
             raw = tf.reduce_max(probabilities, axis=1)
