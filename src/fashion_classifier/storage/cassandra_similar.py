@@ -139,13 +139,15 @@ class CassandraSimilarity:
 
         Restricting the ANN query to the version (WHERE model_version = ?, on its SAI index) made it
         9x slower on 10,000 vectors of one version (93 ms against 10 ms, docs/benchmarks/similar.md),
-        so the plain ANN query goes first, asked for twice as many, and other versions' rows are
-        dropped. Only when they crowd this version out (during a rollout) is the restricted query run.
+        so the plain ANN query goes first. Only when other versions' rows crowd this version out of
+        its answer (during a rollout, until `reindex` has run) is the restricted query run. The
+        plain query asks for `limit` rows, not more: the usual store holds one version, and each
+        row more costs (LIMIT 18 against 9: 7.4 against 6.2 ms p50 on 10,000 vectors).
         """
-        rows = list(self._calls.execute(self._similar_statement("nearest"), (query, query, 2 * limit)))
+        rows = list(self._calls.execute(self._similar_statement("nearest"), (query, query, limit)))
         ranked = [(row.id, float(row.similarity)) for row in rows if row.model_version == version]
-        if len(ranked) >= limit or len(rows) < 2 * limit:
-            return ranked[:limit]
+        if len(ranked) == len(rows):
+            return ranked
         statement = self._similar_statement("nearest_of_version")
         return [
             (row.id, float(row.similarity))
@@ -153,21 +155,11 @@ class CassandraSimilarity:
         ]
 
     def _records(self, record_ids: builtins.list[uuid.UUID]) -> dict[uuid.UUID, Record]:
-        """The records of these ids, read all at once (a failed read is tried again on its own)."""
-        statement = self._prepared("get_record", self._garment())
-        session = self._connect()
-        futures = [
-            (i, session.execute_async(statement, (i,), timeout=self._calls.left())) for i in record_ids
-        ]
-        found = {}
-        for record_id, future in futures:
-            try:
-                rows = list(future.result())
-            except UNAVAILABLE:
-                rows = list(self._calls.execute(statement, (record_id,)))
-            if rows:
-                found[record_id] = to_record(rows[0])
-        return found
+        """The records of these ids, in one request."""
+        if not record_ids:
+            return {}
+        rows = self._calls.execute(self._prepared("get_records", self._garment()), (record_ids,))
+        return {row.id: to_record(row) for row in rows}
 
     def count_records(self) -> int | None:
         """How many records there are (a full scan: for reindex's progress bar), or None if slow."""
