@@ -7,23 +7,12 @@ import io
 import pytest
 from PIL import Image
 
-from fashion_classifier.inference import Classifier
 from fashion_classifier.labels import CLASSES
 from fashion_classifier.preprocessing import InvalidImage, UnsupportedImageType
 from fashion_classifier.service import BadRequest, PredictionService, RecordNotFound, Upload
 from fashion_classifier.storage import StoreUnavailable
 from tests.fakes import MemoryStore
 from tests.pictures import dataset_png, first_of_class, product_photo
-
-
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
-
-
-@pytest.fixture
-def service(classifier: Classifier, store: MemoryStore) -> PredictionService:
-    return PredictionService(classifier, store)
 
 
 def test_a_data_set_picture_is_classified_and_recorded(

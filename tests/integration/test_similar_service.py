@@ -7,20 +7,9 @@ import uuid
 import numpy as np
 import pytest
 
-from fashion_classifier.inference import Classifier
 from fashion_classifier.service import BadRequest, PredictionService, RecordNotFound, Upload
 from tests.fakes import MemoryStore
 from tests.pictures import dataset_png, first_of_class
-
-
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
-
-
-@pytest.fixture
-def service(classifier: Classifier, store: MemoryStore) -> PredictionService:
-    return PredictionService(classifier, store)
 
 
 def test_every_upload_is_kept_with_its_unit_length_embedding(
