@@ -164,6 +164,7 @@ def _describe(split: str) -> dict:
         "photos": sorted({str(p.parent) for p in src.photos}),
         "fonts": sorted({p.stem for p in src.fonts}),
         "icon_themes": sorted({p.parts[4] for p in src.icons}),  # /usr/share/icons/<theme>/...
+        "clip_art": sorted({f"tuxpaint-stamps/{p.parts[5]}" for p in src.stamps}),  # .../stamps/<kind>/
         "synthetic": "noise, flat colours, linear gradients"
         + (", radial gradients, plasma, checks" if split == "eval" else ""),
     }
