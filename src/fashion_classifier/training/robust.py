@@ -23,6 +23,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import onnx
 import tensorflow as tf
 
 from fashion_classifier.preprocessing import preprocess_bytes
@@ -167,6 +168,11 @@ def _starting_model(path: Path) -> keras.Model:
         model = keras.models.load_model(path)
         # An earlier fine-tune's model may have its garment head already: start from its trunk.
         return keras.Model(model.inputs, model.get_layer("probabilities").output, name="fashion_cnn")
+    if len(onnx.load(str(path), load_external_data=False).graph.output) > 1:
+        raise ValueError(
+            f"{path} is already a fine-tuned export (it has a garment score): start from the model "
+            "`fashion-classifier train` writes, or from a fine-tune's .keras file (--start-from)"
+        )
     return model_from_onnx(path)
 
 
