@@ -71,7 +71,7 @@ def _fabric(size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
     """A dyed, woven-looking surface: flat colour modulated by a fine thread pattern."""
     hue, saturation, value = int(rng.integers(0, 256)), int(rng.integers(40, 256)), int(rng.integers(25, 170))
     base = Image.new("HSV", size, (hue, saturation, value)).convert("RGB")
-    weave = Image.effect_noise(size, float(rng.uniform(10, 50))).filter(ImageFilter.BoxBlur(1))
+    weave = _noise(size, float(rng.uniform(10, 50)), rng).filter(ImageFilter.BoxBlur(1))
     return ImageChops.multiply(
         base, Image.merge("RGB", [ImageOps.autocontrast(weave, cutoff=30)] * 3).point(lambda v: 170 + v // 3)
     )
@@ -113,10 +113,20 @@ def _shoot(scene: Image.Image, rng: np.random.Generator) -> Image.Image:
         for band, gain in zip(scene.split(), gains, strict=True)
     ]
     scene = Image.merge("RGB", channels).filter(ImageFilter.GaussianBlur(float(rng.uniform(0, 1.2))))
-    grain = Image.effect_noise(scene.size, float(rng.uniform(5, 25)))
+    grain = _noise(scene.size, float(rng.uniform(5, 25)), rng)
     grain_rgb = Image.merge("RGB", [grain] * 3)
     scene = Image.blend(scene, ImageChops.overlay(scene, grain_rgb), float(rng.uniform(0.05, 0.3)))
     return ImageEnhance.Contrast(scene).enhance(float(rng.uniform(0.85, 1.15)))
+
+
+def _noise(size: tuple[int, int], sigma: float, rng: np.random.Generator) -> Image.Image:
+    """Grey Gaussian noise around 128, from our seeded generator.
+
+    (PIL's Image.effect_noise draws from C's rand(), which no seed reaches: the same seed gave
+    studio sets that scored 83.75% and 84.33% in two runs.)
+    """
+    width, height = size
+    return Image.fromarray(np.clip(rng.normal(128, sigma, (height, width)), 0, 255).astype(np.uint8), "L")
 
 
 def _save_sideways(scene: Image.Image, rng: np.random.Generator) -> bytes:
