@@ -31,8 +31,8 @@ def test_test_set_accuracy_through_predict_imgpath_on_png_files(tmp_path: Path) 
         kept += bool(classify_imgpath(path).is_garment)
     accuracy, kept_share = correct / len(test.labels), kept / len(test.labels)
     print(f"test-set top-1 through predict_imgpath: {accuracy:.2%}; judged garments: {kept_share:.2%}")
-    # 93.03% measured for the shipped model (2026-11-25); issue 10's target of 94% is not met yet.
-    assert accuracy >= 0.925
+    # 93.93% measured for the shipped model (2026-11-26); issue 10's target of 94% is not met yet.
+    assert accuracy >= 0.935
     assert kept_share >= 0.98
 
 
@@ -46,8 +46,9 @@ def test_studio_photos_no_one_tuned_on_are_classified_and_kept_as_garments(class
     by_kind = {kind: f"{hits[kinds == kind].mean():.1%}" for kind in studio.KINDS}
     kept = np.mean([p.is_garment for p in predictions])
     print(f"studio photos top-1: {hits.mean():.2%} by kind {by_kind}; judged garments: {kept:.2%}")
-    # 85.6% on the card's 2,000 (the model before fine-tuning: 73.9%); the 90% target is not met yet.
-    assert hits.mean() >= 0.83
+    # 86.65% on the card's 2,000 and 85.17% on these 1,200 (the model before fine-tuning: 73.9%);
+    # the 90% target is not met yet.
+    assert hits.mean() >= 0.84
     assert kept >= 0.97
 
 
@@ -63,8 +64,10 @@ def test_non_garments_from_sources_never_trained_on_score_below_garments(
     separation = verdict.auroc(garment_scores, others)
     flagged = float(np.mean(others < 0.5))
     print(f"{family}: AUROC {separation:.3f}, {flagged:.1%} flagged as not a garment")
-    # The threshold keeps every garment we measured; it flags 22% (icons) to 96% (text) of these.
-    assert separation >= 0.93
+    # On the card's 300 a family: AUROC 0.997 (photographs) to 1.000, and 77.7% (photographs) to
+    # 100% (text) flagged; issue 10 asks for 80% in every family.
+    assert separation >= 0.98
+    assert flagged >= 0.70
 
 
 def test_accuracy_on_rendered_product_photos(classifier: Classifier) -> None:
@@ -101,9 +104,8 @@ def test_model_cards_tell_the_truth(model_path: Path, classifier: Classifier) ->
     agreement = float(np.mean(float_probs.argmax(1) == served.argmax(1)))
     assert card["quantization"]["float_model"]["version"] == float_classifier.version
     assert abs(card["quantization"]["top1_agreement_with_float"] - agreement) < 1e-9
-    # 97.54% for the fine-tuned model (99.75% before it): int8 now costs 0.9 points on the test
-    # set; MinMax, percentile and entropy calibration all measured the same on validation.
-    assert agreement >= 0.97
+    # 99.84%: the first convolution stays float (quantize.py); quantised, it cost 0.9 points.
+    assert agreement >= 0.99
 
 
 def test_model_card_states_the_verdict_threshold_and_the_figures_it_was_chosen_without(
