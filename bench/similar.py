@@ -12,7 +12,9 @@ images through a real server (`fashion-classifier serve`, 2 workers x 4 threads)
   uploads with p99 <= 100 ms and all answered 2xx) on a keyspace migrated to schema 2 (no
   embeddings) and on one with the vector index (schema 3), in alternating rounds.
 
-Writes docs/benchmarks/similar.md and similar.json.
+Writes docs/benchmarks/similar.md and similar.json. Quick reruns of a part, which write nothing
+and print their figures: BENCH_SIMILAR_LATENCY_ONLY=1 (the query latency) and
+BENCH_SIMILAR_QUALITY_ONLY=1 (latency, purity and recall, no upload ladders).
 """
 
 from __future__ import annotations
@@ -270,13 +272,17 @@ def main() -> None:
             report["settled_seconds"] = settle()
             report["load_average_before_queries"] = os.getloadavg()
             report["latency_ms"] = latency(base, random.Random(8).sample(sorted(truth), len(truth)))
-            print("latency", report["latency_ms"], flush=True)
+            print(
+                "latency", report["latency_ms"], "after settling", report["settled_seconds"], "s", flush=True
+            )
             if os.environ.get("BENCH_SIMILAR_LATENCY_ONLY"):  # a quick rerun of this one figure
                 return
             report["purity"] = purity(base, truth)
             print("purity", report["purity"], flush=True)
         report["recall"] = recall(keyspace, version)
         print("recall", report["recall"], flush=True)
+        if os.environ.get("BENCH_SIMILAR_QUALITY_ONLY"):  # purity and recall again, after a model change
+            return
     finally:
         drop(keyspace)
     report["uploads"] = upload_rates(Path(tempfile.mkdtemp(prefix="bench-similar-")))
