@@ -108,7 +108,13 @@ def _output_layer(graph: onnx.GraphProto) -> list[str]:
     return tail
 
 
-def write_int8_card(float_path: Path, int8_path: Path, dataset: FashionMNIST) -> dict:
+def write_int8_card(
+    float_path: Path,
+    int8_path: Path,
+    dataset: FashionMNIST,
+    *,
+    calibration: str = f"the first {CALIBRATION_IMAGES} training images",
+) -> dict:
     """The int8 model's card: the float card, with its own version, test figures and how it agrees."""
     float_card = json.loads(float_path.with_suffix(".json").read_text())
     float_probs = Classifier.load(float_path).dataset_probabilities(dataset.test.images)
@@ -127,7 +133,7 @@ def write_int8_card(float_path: Path, int8_path: Path, dataset: FashionMNIST) ->
         "quantization": {
             "method": "ONNX Runtime static quantisation, QDQ; int8 weights per channel, uint8 activations;"
             " the first convolution and the output layer (logits and softmax) in float",
-            "calibration": f"the first {CALIBRATION_IMAGES} training images",
+            "calibration": calibration,
             "float_model": {
                 "version": float_card["version"],
                 "test_accuracy": float_card["test_set"]["accuracy"],

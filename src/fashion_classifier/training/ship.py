@@ -60,7 +60,7 @@ def ship(work_dir: Path, output: Path, config: RobustConfig | None = None) -> di
     wild.write_json(
         int8.with_suffix(".json"), {**card, "garment_verdict": _verdict_entry(int8_calibration, comparison)}
     )
-    int8_card = write_int8_card(output, int8, dataset)
+    int8_card = write_int8_card(output, int8, dataset, calibration=CALIBRATION_MIX)
     sets = wild.test_sets(dataset)
     int8_card["garment_verdict"] = _verdict_entry(int8_calibration, comparison)
     int8_card["measured"] = wild.card_figures(int8, int8_calibration, sets)
@@ -68,6 +68,9 @@ def ship(work_dir: Path, output: Path, config: RobustConfig | None = None) -> di
     card["measured"] = wild.card_figures(output, wild.calibrate(output, arrays, method), sets)
     wild.write_json(output.with_suffix(".json"), card)
     return int8_card
+
+
+CALIBRATION_MIX = "2000 training pictures drawn from every stream: data set, staged photos, non-garments"
 
 
 def _calibration_mix(arrays: Arrays, count: int = 2000, seed: int = 5) -> np.ndarray:
