@@ -39,7 +39,8 @@ INSTALL_HINT = (
 )
 
 
-# Tux Paint's stamps hold garments too: never let one be a "non-garment".
+# Tux Paint's stamps hold garments too: never let one be a "non-garment". The words match too much
+# ("garbagecan", "chick-hatched"): that only leaves out a few pictures that were not garments.
 GARMENT_WORDS = ("cloth", "hat", "shirt", "shoe", "boot", "sock", "dress", "bag", "pants", "jean", "coat")
 
 
@@ -70,9 +71,9 @@ def sources(split: str) -> Sources:
                 word in str(p.relative_to("/usr/share/tuxpaint/stamps")).lower() for word in GARMENT_WORDS
             )
         )
-        if not stamps:
+        if not (photos and fonts and icons and stamps):
             raise FileNotFoundError(INSTALL_HINT)
-        return Sources(photos, fonts, icons, stamps) if photos and fonts and icons else _missing()
+        return Sources(photos, fonts, icons, stamps)
     else:
         photos = _eval_photos()
         fonts = _files("/usr/share/fonts/opentype/urw-base35", ("*.otf",)) + _files(
@@ -82,11 +83,9 @@ def sources(split: str) -> Sources:
         icons = _files("/usr/share/icons/gnome", ("*.png",)) + _files(
             "/usr/share/icons/elementary-xfce", ("*.png",)
         )
-    return Sources(photos, fonts, icons) if photos and fonts and icons else _missing()
-
-
-def _missing() -> Sources:
-    raise FileNotFoundError(INSTALL_HINT)
+    if not (photos and fonts and icons):
+        raise FileNotFoundError(INSTALL_HINT)
+    return Sources(photos, fonts, icons)
 
 
 def pictures(family: str, count: int, *, split: str, seed: int) -> list[bytes]:
