@@ -35,9 +35,10 @@ from service import (
 
 SECONDS = int(os.environ.get("BENCH_POINT_SECONDS", "30"))
 WARM_UP_SECONDS = 5
+# Steps of about 25% (the R10 series): 25 -> 50 could not tell two servers apart.
 RATES = {
-    "jpeg-640x480": [25, 50, 100, 150, 200, 250, 300, 350, 400, 500, 600],
-    "png-28x28": [50, 100, 200, 300, 400, 500, 600, 800, 1000],
+    "jpeg-640x480": [10, 16, 20, 25, 32, 40, 50, 63, 80, 100, 125, 160, 200, 250, 320, 400, 500, 630],
+    "png-28x28": [20, 32, 40, 50, 63, 80, 100, 125, 160, 200, 250, 320, 400, 500, 630, 800, 1000],
 }
 SEED_RATES = [1, 2, 5, 10, 20, 50]
 PEER_REQUIREMENTS = ROOT / "bench" / "peers" / "requirements.txt"
