@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=FLOAT_MODEL_PATH,
         help="a float ONNX export of `train`, or an earlier fine-tune's .keras file (card beside it)",
     )
+    # A further round from an earlier fine-tune's .keras file: fewer steps, gentler, new renders.
+    tune.add_argument("--epochs", type=int, help="epochs (default: RobustConfig's)")
+    tune.add_argument("--learning-rate", type=float, help="peak learning rate (default: RobustConfig's)")
+    tune.add_argument(
+        "--seed", type=int, help="seed of the renders and the shuffling (default: RobustConfig's)"
+    )
     tune.set_defaults(run=_fine_tune)
 
     quantize = commands.add_parser(
@@ -111,7 +117,11 @@ def _fine_tune(args: argparse.Namespace) -> int:
     from fashion_classifier.training.robust import RobustConfig
     from fashion_classifier.training.ship import ship
 
-    card = ship(args.work_dir, args.output, RobustConfig(start_from=str(args.start_from)))
+    chosen = {"epochs": args.epochs, "learning_rate": args.learning_rate, "seed": args.seed}
+    config = RobustConfig(
+        start_from=str(args.start_from), **{k: v for k, v in chosen.items() if v is not None}
+    )
+    card = ship(args.work_dir, args.output, config)
     measured = card["measured"]
     print(
         f"int8 model {card['version']}: test set {card['test_set']['accuracy']:.2%}, "

@@ -34,7 +34,7 @@ CHARACTERS = string.digits + string.ascii_letters
 INSTALL_HINT = (
     "outlier sources missing: apt-get install gnome-backgrounds mate-backgrounds fonts-dejavu-core "
     "fonts-liberation fonts-urw-base35 fonts-freefont-ttf gnome-icon-theme elementary-xfce-icon-theme "
-    "tango-icon-theme oxygen-icon-theme tuxpaint-stamps-default; "
+    "tango-icon-theme oxygen-icon-theme tuxpaint-stamps-default ukui-wallpapers plasma-workspace-wallpapers; "
     "pip install scikit-image matplotlib"
 )
 
@@ -55,7 +55,7 @@ class Sources:
 def sources(split: str) -> Sources:
     """The files one split draws from (split is "train" or "eval")."""
     if split == "train":
-        photos = _files("/usr/share/backgrounds", ("*.jpg", "*.png", "*.webp"))
+        photos = _files("/usr/share/backgrounds", ("*.jpg", "*.png", "*.webp")) + _plasma_wallpapers()
         fonts = _files("/usr/share/fonts/truetype/dejavu", ("*.ttf",)) + _files(
             "/usr/share/fonts/truetype/liberation", ("*.ttf",)
         )
@@ -117,6 +117,21 @@ def _pick(paths: list[Path] | tuple[Path, ...], rng: np.random.Generator) -> Pat
 def _files(folder: str, patterns: tuple[str, ...]) -> list[Path]:
     root = Path(folder)
     return sorted(p for pattern in patterns for p in root.rglob(pattern)) if root.is_dir() else []
+
+
+def _plasma_wallpapers() -> list[Path]:
+    """One file of each Plasma wallpaper (photographs of places and things), the size nearest
+    1920 px wide: each comes in several sizes named like 1920x1080.jpg."""
+
+    def off_1920(path: Path) -> int:
+        width = path.stem.split("x")[0]
+        return abs(int(width) - 1920) if width.isdigit() else 10**6
+
+    return [
+        min(sizes, key=off_1920)
+        for folder in _files("/usr/share/wallpapers", ("*/contents/images",))
+        if (sizes := _files(str(folder), ("*.jpg", "*.png")))
+    ]
 
 
 def _eval_photos() -> list[Path]:
