@@ -211,19 +211,20 @@ def upload_rates(folder: Path) -> list[dict[str, object]]:
                     )
                     open_loop.attack(target, UPLOAD_RATES[0], 5, folder)  # first-request costs, not kept
                     load = os.getloadavg()[0]
-                    points = open_loop.ladder(
-                        lambda rate: open_loop_report.point(  # with the CPU each rate cost
+
+                    def measure(rate: int, name: str = name, target: open_loop.Target = target) -> dict:  # type: ignore[type-arg]
+                        """One rate, with the CPU it cost the server and the node."""
+                        return open_loop_report.point(
                             "ours",
                             name,
                             UPLOAD_INPUT,
                             target=target,
                             rate=rate,
                             process=process,
-                            folder=folder,  # noqa: B023
-                        ),
-                        UPLOAD_RATES,
-                        past_failure=0,
-                    )
+                            folder=folder,
+                        )
+
+                    points = open_loop.ladder(measure, UPLOAD_RATES, past_failure=0)
                 held = open_loop.best_rate(points)
                 rows.append(
                     {
