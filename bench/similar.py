@@ -50,6 +50,7 @@ FILES_PER_REQUEST = 4
 NEIGHBOURS = 8
 RECALL_QUERIES = 500
 LATENCY_QUERIES = 1000
+WARM_UP_QUERIES = 500
 UPLOAD_ROUNDS = 2
 UPLOAD_SECONDS = int(os.environ.get("BENCH_POINT_SECONDS", "30"))
 UPLOAD_INPUT = "jpeg-640x480"  # the input of the issue's latency-bounded rate
@@ -136,10 +137,12 @@ def worst_class(truth: dict[str, int], shares: list[float]) -> dict[str, float]:
 def latency(base: str, ids: list[str]) -> dict[str, float]:
     """One client, one query after the other: milliseconds per GET .../similar?limit=8."""
     session = requests.Session()
-    for record_id in ids[:50]:  # warm-up: every worker connected and its statements prepared
+    # Warm-up: every worker connected, its statements prepared, and the node's ANN read path
+    # compiled by the JVM (50 queries were not enough for a node started minutes before).
+    for record_id in ids[:WARM_UP_QUERIES]:
         session.get(f"{base}/api/v1/predictions/{record_id}/similar?limit={NEIGHBOURS}", timeout=60)
     times, failed = [], 0
-    for record_id in ids[50 : 50 + LATENCY_QUERIES]:
+    for record_id in ids[WARM_UP_QUERIES : WARM_UP_QUERIES + LATENCY_QUERIES]:
         started = time.perf_counter()
         answer = session.get(f"{base}/api/v1/predictions/{record_id}/similar?limit={NEIGHBOURS}", timeout=60)
         times.append((time.perf_counter() - started) * 1000)
