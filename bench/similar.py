@@ -138,7 +138,8 @@ def latency(base: str, ids: list[str]) -> dict[str, float]:
     """One client, one query after the other: milliseconds per GET .../similar?limit=8."""
     session = requests.Session()
     # Warm-up: every worker connected, its statements prepared, and the node's ANN read path
-    # compiled by the JVM (50 queries were not enough for a node started minutes before).
+    # compiled by the JVM. After 50, a node started two minutes before answered at p99 54 ms,
+    # the same node warm at 25 ms (docs/benchmarks/similar.md).
     for record_id in ids[:WARM_UP_QUERIES]:
         session.get(f"{base}/api/v1/predictions/{record_id}/similar?limit={NEIGHBOURS}", timeout=60)
     times, failed = [], 0
