@@ -174,6 +174,8 @@ class Front:
             response, chunks = await asyncio.wait_for(_answer(back, back_reader), BACKEND_TIMEOUT_S)
         except TimeoutError:
             raise Refusal(504, "the app took too long to answer; retry in a moment") from None
+        except (ConnectionError, h11.RemoteProtocolError):  # the worker died: answer, do not just close
+            raise Refusal(502, "the app stopped before it answered; send the request again") from None
         finally:
             back_writer.close()
         headers = [(n, v) for n, v in response.headers if n not in NOT_FORWARDED or n == b"content-length"]
@@ -184,16 +186,14 @@ class Front:
         await asyncio.wait_for(writer.drain(), CLIENT_WRITE_TIMEOUT_S)
 
 
-async def _answer(
-    back: h11.Connection, back_reader: asyncio.StreamReader
-) -> tuple[h11.Response, list[bytes]]:
+async def _answer(back: h11.Connection, reader: asyncio.StreamReader) -> tuple[h11.Response, list[bytes]]:
     """gunicorn's whole answer: its head and the pieces of its body."""
     response: h11.Response | None = None
     chunks: list[bytes] = []
     while True:
         event = back.next_event()
         if event is h11.NEED_DATA:
-            back.receive_data(await back_reader.read(READ_SIZE))
+            back.receive_data(await reader.read(READ_SIZE))
         elif isinstance(event, h11.Response):
             response = event
         elif isinstance(event, h11.Data):

@@ -3,8 +3,13 @@ connections, chunked bodies, Expect: 100-continue, HEAD, and early refusals."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import socket
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -101,3 +106,48 @@ def test_malformed_requests_get_a_400(site: Server) -> None:
     with connect(site) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 400")
+
+
+def gunicorn_workers(site: Server) -> list[int]:
+    """The master's forked children (the front and multiprocessing's helper run other commands)."""
+    master = Path(f"/proc/{site.process.pid}/cmdline").read_bytes()
+    workers = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            parent = re.search(r"^PPid:\s+(\d+)", status.read_text(), re.M)
+            child = parent is not None and int(parent.group(1)) == site.process.pid
+            if child and (status.parent / "cmdline").read_bytes() == master:
+                workers.append(int(status.parent.name))
+        except OSError:
+            continue  # ended meanwhile
+    return workers
+
+
+def wait_until_dead(pid: int) -> None:
+    for _ in range(100):
+        try:
+            if "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text():
+                return  # exited (its sockets are closed), not yet reaped by the master
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"worker {pid} still runs after SIGKILL")
+
+
+def test_uploads_go_on_after_a_worker_dies(site: Server) -> None:
+    """The master restarts a dead worker; meanwhile the other answers, and no upload fails."""
+    session = requests.Session()
+    body = multipart()
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+    def upload() -> requests.Response:
+        return session.post(f"{site.url}/api/v1/predictions", data=body, headers=headers, timeout=30)
+
+    for _ in range(4):
+        assert upload().status_code == 201
+    workers = gunicorn_workers(site)
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    wait_until_dead(workers[0])  # one sent while it dies gets a 502 (tests/unit/test_front_relay.py)
+    answers = [upload() for _ in range(6)]
+    assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers if a.status_code != 201]
