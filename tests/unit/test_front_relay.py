@@ -36,6 +36,15 @@ async def fake_gunicorn(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
         writer.close()
 
 
+async def whole_response(reader: asyncio.StreamReader) -> bytes:
+    """A response's head and its Content-Length of body, however the bytes arrive."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+    )
+    return head + await reader.readexactly(length)
+
+
 def answer_through_front(folder: Path, *, worker_dies: bool) -> bytes:
     """One POST through the real front to the fake gunicorn; the raw answer the client reads."""
     backend = str(folder / "app.sock")
@@ -52,7 +61,7 @@ def answer_through_front(folder: Path, *, worker_dies: bool) -> bytes:
         port = server.sockets[0].getsockname()[1]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"POST /api/v1/predictions HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\npicture")
-        answer = await asyncio.wait_for(reader.read(65536), 10)
+        answer = await asyncio.wait_for(whole_response(reader), 10)
         writer.close()
         server.close()
         gunicorn.close()
