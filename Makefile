@@ -11,7 +11,7 @@ PORT ?= 8987
 CASSANDRA_URL ?= cassandra://127.0.0.1:9042/fashion_classifier
 
 .PHONY: install install-dev run test lint format cassandra cassandra-stop test-cluster bench train fine-tune evaluate clean \
-	container-images test-containers test-containers-train docs-screenshots docs-failover
+	container-images test-containers test-containers-train docs-screenshots docs-failover system-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ cassandra: install-dev  ## a local Cassandra 5.0 node on 127.0.0.1:9042, ready a
 
 cassandra-stop:
 	$(CASSANDRA) stop
+
+# Debian packages of the suite and of the container tests (installed as root, else named).
+system-deps:
+	tools/system-deps.sh
+	source tools/containers/podman-env.sh && require_podman
 
 # The whole suite against a real Cassandra node that this target starts and stops again.
 test: install-dev lint

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs. As root (CI) they are installed; anyone else is told
 # the exact command, because we will not sudo on someone's machine behind their back.
+#   tools/system-deps.sh          install what is missing (root) or say what to install
+#   tools/system-deps.sh --list   only print what is missing, one package a line
 set -euo pipefail
 
 missing=()
@@ -18,6 +20,10 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 # npm installs axe-core for the accessibility check (tests/e2e/package.json).
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 
+if [ "${1:-}" = "--list" ]; then
+  [ ${#missing[@]} -eq 0 ] || printf '%s\n' "${missing[@]}"
+  exit 0
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -25,7 +31,7 @@ if [ "$(id -u)" -eq 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq || echo "apt-get update failed; trying the install with the cached package lists"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}"
 else
   echo "The tests need these Debian packages: ${missing[*]}" >&2
   echo "Install them with:  sudo apt-get install -y ${missing[*]}" >&2

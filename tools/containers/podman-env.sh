@@ -8,9 +8,10 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$CONTAINERS_DIR/containers.conf}"
 # Docker's image format: podman's default (OCI) has no HEALTHCHECK and drops the Dockerfile's.
 export BUILDAH_FORMAT=docker
 # Debian packages: podman and what it needs here (runc: crun fails with hybrid cgroups;
-# netavark + aardvark-dns: name resolution on user-defined networks), debootstrap for the
-# stand-in base images, maven to fetch the Cassandra jars.
-CONTAINER_PACKAGES=(podman runc netavark aardvark-dns catatonit debootstrap maven)
+# netavark + aardvark-dns: name resolution on user-defined networks; iptables: netavark runs it
+# for every network and published port, but Debian's podman only suggests it), debootstrap for
+# the stand-in base images, maven to fetch the Cassandra jars.
+CONTAINER_PACKAGES=(podman runc netavark aardvark-dns iptables catatonit debootstrap maven)
 
 # Slow things built once per machine and reused: the Debian root file system, wheels.
 if [ "$(id -u)" -eq 0 ]; then
@@ -22,12 +23,28 @@ fi
 say() { echo "[containers] $*" >&2; }
 die() { say "$*"; exit 1; }
 
-require_podman() {
-  local missing=() pkg
+missing_container_packages() {  # -> the CONTAINER_PACKAGES not installed, one a line
+  local pkg
   for pkg in "${CONTAINER_PACKAGES[@]}"; do
-    dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || echo "$pkg"
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
+}
+
+# netavark fails deep inside the first build ("netavark: No such file or directory") when a
+# program it runs is missing: check them before, and name the package in one line.
+check_network_tools() {
+  local tool
+  for tool in iptables ip6tables; do
+    command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null \
+      || die "netavark needs $tool, which is missing: apt-get install -y iptables"
+  done
+  [ -x /usr/lib/podman/netavark ] || die "podman's network backend is missing: apt-get install -y netavark"
+}
+
+require_podman() {
+  local missing=()
+  mapfile -t missing < <(missing_container_packages)
+  if [ ${#missing[@]} -eq 0 ]; then check_network_tools; return 0; fi
   if [ "$(id -u)" -ne 0 ]; then
     say "Running the containers needs these Debian packages: ${missing[*]}"
     say "Install them with:  sudo apt-get install -y ${missing[*]}"
@@ -38,6 +55,7 @@ require_podman() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq || say "apt-get update failed; trying the install with the cached package lists"
   apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
+  check_network_tools
 }
 
 # A bridge left behind by an earlier podman (a CNI-era cni-podman0, a network removed while its
