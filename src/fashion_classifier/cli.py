@@ -1,10 +1,11 @@
-"""fashion-classifier: train | fine-tune | evaluate | predict | serve | migrate (init-db) | reindex | feedback export."""
+"""fashion-classifier: train | fine-tune | evaluate | predict | serve | migrate (init-db) | reindex | copy | feedback export."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from fashion_classifier.config import FLOAT_MODEL_PATH, Settings, hand_metrics_dir_to_prometheus
 
@@ -99,12 +100,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reindex.set_defaults(run=_reindex)
 
+    _add_copy(commands)
     feedback = commands.add_parser("feedback", help="work with users' corrections")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
     export = feedback_commands.add_parser("export", help="write corrected pictures and labels as a data set")
     export.add_argument("output", type=Path)
     export.set_defaults(run=_feedback_export)
     return parser
+
+
+def _add_copy(commands: Any) -> None:
+    copy = commands.add_parser(
+        "copy",
+        help="copy every record, correction, picture and embedding from one store into another "
+        "(migrated) one: to grow, to back up, to restore; resumable, safe while the source serves",
+    )
+    copy.add_argument(
+        "source", metavar="FROM_URL", help="sqlite:///path.db or cassandra://hosts:9042/keyspace"
+    )
+    copy.add_argument("target", metavar="TO_URL", help="a store migrated by `fashion-classifier migrate`")
+    copy.add_argument("--verify", action="store_true", help="then compare every record and picture by hash")
+    copy.add_argument("--page-size", type=int, default=200, help="records read and written at a time")
+    copy.add_argument("--checkpoint", type=Path, help="where the position of an interrupted copy is kept")
+    copy.set_defaults(run=_copy)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -202,6 +220,19 @@ def _reindex(args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0
+
+
+def _copy(args: argparse.Namespace) -> int:
+    from fashion_classifier.copy_command import run_copy
+
+    return run_copy(
+        args.source,
+        args.target,
+        settings=Settings.from_env(),
+        page_size=args.page_size,
+        checkpoint_path=args.checkpoint,
+        with_verify=args.verify,
+    )
 
 
 def _feedback_export(args: argparse.Namespace) -> int:
