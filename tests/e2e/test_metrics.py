@@ -66,3 +66,10 @@ def test_counters_move_with_uploads_and_feedback(site: Server) -> None:
     assert total(after, "fashion_feedback_total") - total(before, "fashion_feedback_total") == 1
     assert total(after, "fashion_http_request_duration_seconds_count", endpoint=route) >= 6
     assert ("fashion_store_errors_total", ()) in after
+
+
+def test_the_model_version_is_one_series_across_workers(site: Server) -> None:
+    """The model-switch alerts count versions: two workers answering with one model are one series."""
+    model = requests.get(f"{site.url}/readyz", timeout=10).json()["model"]
+    served = {labels: value for (name, labels), value in scrape(site).items() if name == "fashion_model_info"}
+    assert served == {(("version", model),): 1.0}

@@ -48,5 +48,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(ops.blueprint)
     errors.register(app)
     security.register(app)
-    metrics.register(app)
+    metrics.register(app, model_version=app.extensions["service"].model_version)
     return app

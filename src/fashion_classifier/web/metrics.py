@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests, latency, predictions by class, feedback, store errors.
+"""Prometheus metrics: requests, latency, predictions by class, feedback, store errors, the model served.
 
 Under gunicorn each worker is a process; prometheus-client's multiprocess mode (the
 PROMETHEUS_MULTIPROC_DIR directory, handed to it by `fashion-classifier serve` through
@@ -15,6 +15,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -35,6 +36,11 @@ VERDICTS = Counter(
 )
 FEEDBACK = Counter("fashion_feedback_total", "Corrections received from users")
 STORE_ERRORS = Counter("fashion_store_errors_total", "Requests that failed because the store was unavailable")
+# 1 for the model version this process answers with; "livemax": one series per version that a
+# live worker serves, so a rollout shows two versions at once and a switch shows a new one.
+MODEL_INFO = Gauge(
+    "fashion_model_info", "The model version that answers (value 1)", ["version"], multiprocess_mode="livemax"
+)
 
 
 # Label values must come from a closed set: gunicorn accepts any method token, and each new
@@ -42,7 +48,9 @@ STORE_ERRORS = Counter("fashion_store_errors_total", "Requests that failed becau
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, *, model_version: str) -> None:
+    MODEL_INFO.clear()
+    MODEL_INFO.labels(model_version).set(1)
     app.before_request(_start_timer)
     app.after_request(_observe)
 
