@@ -25,7 +25,7 @@ def run_copy(
     page_size: int = PAGE_SIZE,
     checkpoint_path: Path | None = None,
     with_verify: bool = False,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     if _same_store(source_url, target_url):
         raise ValueError("FROM_URL and TO_URL name the same store: nothing to copy")
@@ -44,7 +44,7 @@ def run_copy(
                 checkpoint=checkpoint,
                 page_size=page_size,
                 with_verify=with_verify,
-                out=out,
+                out=out or sys.stdout,
             )
         finally:
             target.close()
@@ -85,8 +85,8 @@ def _copy_and_check(
     for kind, missing in checked.missing.items():
         short = True
         print(
-            f"the target holds {missing} {kind} fewer than the source: not copied (above), or kept in the "
-            "source after the copy passed them (it is serving): run the same command again",
+            f"{kind}: the target holds {missing} fewer than the source: not copied (see above), or kept "
+            "in the source after the copy passed them (it is serving): run the same command again",
             file=out,
         )
     if with_verify:
@@ -121,8 +121,8 @@ def _same_store(first: str, second: str) -> bool:
 class ProgressBar:
     """A one-line bar on a terminal, a line every few seconds elsewhere (a Job's log); on stderr."""
 
-    def __init__(self, *, verifying: bool = False, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.verifying, self.stream, self.width = verifying, stream, width
+    def __init__(self, *, verifying: bool = False, stream: TextIO | None = None, width: int = 30) -> None:
+        self.verifying, self.stream, self.width = verifying, stream or sys.stderr, width
         self.started = time.monotonic()
         self._last_line = 0.0
 
