@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cassandra.cluster import Session
-from cassandra.query import PreparedStatement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
 from fashion_classifier.records import Record, StoredImage
 from fashion_classifier.storage import cassandra_schema
@@ -41,6 +41,7 @@ COPY_STATEMENTS = {
 }
 COPY_TIMEOUT_S = 30.0  # one statement of a copy (the scans of the count check: per page of rows)
 IN_FLIGHT = 64  # statements sent at once
+FEED_BATCH = 100  # feed rows of one partition written as one batch
 
 
 class CassandraTransfer:
@@ -48,6 +49,7 @@ class CassandraTransfer:
 
     if TYPE_CHECKING:
         keyspace: str
+        consistency: int
         _statements: dict[tuple[str, bool], PreparedStatement]
         _buckets_written: set[tuple[str, datetime]]
 
@@ -130,10 +132,29 @@ class CassandraTransfer:
             buckets |= new_buckets
         rows += [(self._prepared("insert_bucket"), key) for key in sorted(buckets)]
         self._send(pictures, "writing pictures")
-        self._send(rows, "writing records")
+        self._send(self._feeds_batched(rows), "writing records")
         self._buckets_written |= buckets
 
-    def _send(self, pieces: builtins.list[tuple[PreparedStatement, tuple[Any, ...]]], action: str) -> None:
+    def _feeds_batched(self, rows: builtins.list[tuple[Any, Any]]) -> builtins.list[tuple[Any, Any]]:
+        """Feed rows of one partition (a feed's hour) in unlogged batches of FEED_BATCH: the history
+        is read in time order, so a page's records share a few hours, and a single-partition batch
+        is one write for the node (and exempt from the batch size limits). Other rows go alone."""
+        feed = self._prepared("insert_feed", True)
+        alone = [(statement, values) for statement, values in rows if statement is not feed]
+        by_partition: dict[tuple[str, datetime], builtins.list[tuple[Any, ...]]] = {}
+        for statement, values in rows:
+            if statement is feed:
+                by_partition.setdefault((values[0], values[1]), []).append(values)
+        for partition in by_partition.values():
+            for start in range(0, len(partition), FEED_BATCH):
+                batch = BatchStatement(BatchType.UNLOGGED, consistency_level=self.consistency)
+                batch.is_idempotent = True
+                for values in partition[start : start + FEED_BATCH]:
+                    batch.add(feed, values)
+                alone.append((batch, None))
+        return alone
+
+    def _send(self, pieces: builtins.list[tuple[Any, Any]], action: str) -> None:
         """Every statement, IN_FLIGHT at a time; StoreUnavailable if one fails (all are upserts: run again)."""
         with self._copying(action):
             session = self._connect()
