@@ -158,9 +158,9 @@ class CassandraStore(CassandraConnection, CassandraSimilarity, CassandraTransfer
     def _buckets(self, feed: str, after: Cursor | None) -> Iterator[datetime]:
         """Hours that hold rows, newest first, fetched lazily page by page."""
         if after is None:
-            rows = self._calls.execute(self._prepared("buckets"), (feed,))
+            rows = self._calls.read(self._prepared("buckets"), (feed,))
         else:
-            rows = self._calls.execute(self._prepared("buckets_before"), (feed, bucket_of(after.created_at)))
+            rows = self._calls.read(self._prepared("buckets_before"), (feed, bucket_of(after.created_at)))
         for row in rows:
             yield utc(row.bucket)
 
@@ -170,9 +170,9 @@ class CassandraStore(CassandraConnection, CassandraSimilarity, CassandraTransfer
         garment = self._garment()
         if after is not None and bucket == bucket_of(after.created_at):
             parameters: tuple[Any, ...] = (feed, bucket, after.created_at, after.id, limit)
-            rows = self._calls.execute(self._prepared("page_after", garment), parameters)
+            rows = self._calls.read(self._prepared("page_after", garment), parameters)
         else:
-            rows = self._calls.execute(self._prepared("page", garment), (feed, bucket, limit))
+            rows = self._calls.read(self._prepared("page", garment), (feed, bucket, limit))
         return [to_record(row) for row in rows]
 
     def set_correction(self, record_id: uuid.UUID, label: str) -> Record | None:
@@ -198,4 +198,4 @@ class CassandraStore(CassandraConnection, CassandraSimilarity, CassandraTransfer
 
     def ping(self) -> None:
         with self._guard("checking the connection"):
-            self._connect().execute("SELECT release_version FROM system.local")
+            self._calls.read(self._prepared("ping"))

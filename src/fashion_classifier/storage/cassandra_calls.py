@@ -7,6 +7,7 @@ coordinator, as the driver's speculative execution does) can never write anythin
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +37,13 @@ BATCHLOG_WAIT_S = 0.5
 # batches come back once one is quick again. (Waiting for a trial batch instead, every 5 s, was
 # what the last failures of docs/failover.md had in common.)
 TRY_BATCH_EVERY_S = 2.0
+# A read not answered after this long is sent again as a fresh request while the first keeps
+# running, and at once (after RETRY_PAUSE_S) when one fails; the first answer wins. A fresh request
+# gets a new query plan from the hosts as the driver sees them now: the driver's own speculative
+# executions stay inside the plan made when the read began, and a connection reset on its first
+# host (a node killed mid-request) ends the whole request once that plan is spent.
+FRESH_READ_AFTER_S = 0.6
+READS_IN_FLIGHT = 3  # at most this many requests of one read at a time
 log = logging.getLogger(__name__)
 
 
@@ -100,6 +108,55 @@ class Calls:
             log.debug("trying again after %r", last)
             time.sleep(min(RETRY_PAUSE_S, max(0.0, end - time.monotonic())))
         raise DeadlineExceeded() from last  # the last failure says which node and why
+
+    def read(self, statement: Any, values: tuple[Any, ...] | None = None) -> Any:
+        """An idempotent read's rows; sent again beside the first while that one is slow or after it fails."""
+        started = send_at = time.monotonic()
+        end = started + self.left()
+        answers: queue.SimpleQueue[tuple[Any, BaseException | None]] = queue.SimpleQueue()
+        in_flight: list[Any] = []
+        sent = 0
+        last: BaseException | None = None
+        while (left := end - time.monotonic()) > 0:
+            if time.monotonic() >= send_at:
+                if len(in_flight) < READS_IN_FLIGHT:
+                    in_flight.append(self._send_read(statement, values, left, answers))
+                    sent += 1
+                send_at = time.monotonic() + FRESH_READ_AFTER_S
+            try:
+                future, error = answers.get(timeout=max(0.0, min(send_at, end) - time.monotonic()))
+            except queue.Empty:
+                continue
+            in_flight.remove(future)
+            if error is None:
+                if sent > 1:  # rare: worth a line in the log, to see the store's bad moments
+                    log.info(
+                        "a read answered after %.2f s, %d requests sent (this one via %s; last failure %r)",
+                        time.monotonic() - started,
+                        sent,
+                        ", ".join(str(host) for host in future.attempted_hosts),
+                        last,
+                    )
+                return future.result()
+            if not isinstance(error, UNAVAILABLE):
+                raise error
+            last = error
+            if isinstance(error, NoHostAvailable) and not in_flight and not self._any_host_up():
+                raise error  # nothing is up: say so now
+            log.debug("reading again after %r", error)
+            send_at = min(send_at, time.monotonic() + RETRY_PAUSE_S)
+        if in_flight:  # unanswered: name the coordinators they wait for
+            asked = {str(host) for future in in_flight for host in future.attempted_hosts}
+            last = OperationTimedOut(f"no answer from {', '.join(sorted(asked))}; earlier: {last!r}")
+        raise DeadlineExceeded() from last
+
+    def _send_read(self, statement: Any, values: Any, timeout: float, answers: queue.SimpleQueue[Any]) -> Any:
+        future = self._connect().execute_async(statement, values, timeout=timeout)
+        future.add_callbacks(lambda _: answers.put((future, None)), lambda exc: answers.put((future, exc)))
+        return future
+
+    def _any_host_up(self) -> bool:
+        return any(host.is_up for host in self._connect().cluster.metadata.all_hosts())
 
     def execute_each(self, pieces: list[tuple[Any, tuple[Any, ...]]]) -> None:
         """Every statement on its own, all sent at once; one that fails is tried again in the deadline."""

@@ -190,7 +190,7 @@ class CassandraConnection:
 
     def _run(self, name: str, parameters: tuple[Any, ...], action: str) -> list[Any]:
         with self._guard(action):
-            return list(self._calls.execute(self._prepared(name, self._garment()), parameters))
+            return list(self._calls.read(self._prepared(name, self._garment()), parameters))
 
     def close(self) -> None:
         with self._lock:

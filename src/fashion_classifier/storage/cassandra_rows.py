@@ -34,6 +34,8 @@ STATEMENTS = {
     "delete_record": "DELETE FROM {ks}.records WHERE id = ?",
     "delete_feed": "DELETE FROM {ks}.feed WHERE feed = ? AND bucket = ? AND created_at = ? AND id = ?",
     "delete_image": "DELETE FROM {ks}.images WHERE id = ?",
+    # The readiness probe: any node answers it from its own tables.
+    "ping": "SELECT release_version FROM system.local",
 }
 
 

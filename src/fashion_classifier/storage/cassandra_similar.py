@@ -111,7 +111,7 @@ class CassandraSimilarity:
         self._require_similar()
         with self._guard("reading an embedding"):
             rows = list(
-                self._calls.execute(self._similar_statement("get_embedding"), (record_id, model_version))
+                self._calls.read(self._similar_statement("get_embedding"), (record_id, model_version))
             )
         return tuple(rows[0].embedding) if rows else None
 
@@ -120,7 +120,7 @@ class CassandraSimilarity:
         if not record_ids:
             return set()
         with self._guard("reading embeddings"):
-            rows = self._calls.execute(self._similar_statement("embedded"), (list(record_ids), model_version))
+            rows = self._calls.read(self._similar_statement("embedded"), (list(record_ids), model_version))
             return {row.id for row in rows}
 
     def similar(self, vector: Sequence[float], *, model_version: str, limit: int) -> builtins.list[Neighbour]:
@@ -145,21 +145,21 @@ class CassandraSimilarity:
         exact search fell to 0.954 (0.997 with twice as many), for 1.2 ms less at p50
         (docs/benchmarks/similar.md).
         """
-        rows = list(self._calls.execute(self._similar_statement("nearest"), (query, query, 2 * limit)))
+        rows = list(self._calls.read(self._similar_statement("nearest"), (query, query, 2 * limit)))
         ranked = [(row.id, float(row.similarity)) for row in rows if row.model_version == version]
         if len(ranked) >= limit or len(rows) < 2 * limit:
             return ranked[:limit]
         statement = self._similar_statement("nearest_of_version")
         return [
             (row.id, float(row.similarity))
-            for row in self._calls.execute(statement, (query, version, query, limit))
+            for row in self._calls.read(statement, (query, version, query, limit))
         ]
 
     def _records(self, record_ids: builtins.list[uuid.UUID]) -> dict[uuid.UUID, Record]:
         """The records of these ids, in one request."""
         if not record_ids:
             return {}
-        rows = self._calls.execute(self._prepared("get_records", self._garment()), (record_ids,))
+        rows = self._calls.read(self._prepared("get_records", self._garment()), (record_ids,))
         return {row.id: to_record(row) for row in rows}
 
     def count_records(self) -> int | None:
