@@ -1,4 +1,4 @@
-"""fashion-classifier: train | fine-tune | evaluate | predict | serve | migrate (init-db) | reindex | copy | feedback export."""
+"""fashion-classifier: train | fine-tune | evaluate | predict | serve | migrate (init-db) | reindex | copy | learn | feedback export."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fashion_classifier.config import FLOAT_MODEL_PATH, Settings, hand_metrics_dir_to_prometheus
+from fashion_classifier.learning.command import add_learn
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.set_defaults(run=_reindex)
 
     _add_copy(commands)
+    add_learn(commands)
     feedback = commands.add_parser("feedback", help="work with users' corrections")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
     export = feedback_commands.add_parser("export", help="write corrected pictures and labels as a data set")

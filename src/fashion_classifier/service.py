@@ -131,6 +131,10 @@ class PredictionService:
     def schema_version(self) -> int:
         return self._store.schema_version()
 
+    def corrected_records(self) -> Iterator[Record]:
+        """Every corrected record, oldest first (its picture may be gone: ask `image`)."""
+        return iter(self._store.corrected())
+
     def corrected_pictures(self) -> Iterator[tuple[Record, StoredImage]]:
         """Every corrected record with its picture, oldest first (for a retraining set)."""
         for record in self._store.corrected():
