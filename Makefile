@@ -31,6 +31,7 @@ install: $(VENV)/.serve  ## the app into .venv (no TensorFlow)
 install-dev: $(VENV)/.dev  ## the app, training and test tools
 
 run: install  ## serve on http://127.0.0.1:8987 with the embedded SQLite store (or $$DATABASE_URL)
+	tools/system-deps.sh --serve
 	$(VENV)/bin/fashion-classifier migrate
 	$(VENV)/bin/fashion-classifier serve --host $(HOST) --port $(PORT)
 

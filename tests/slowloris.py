@@ -9,6 +9,12 @@ from dataclasses import dataclass, field
 
 import requests
 
+# A multipart upload, as a real one: the app reads such a body (it answers 400 to others unread).
+BODY_START = (
+    b"POST /api/v1/predictions HTTP/1.1\r\nHost: slow\r\nTransfer-Encoding: chunked\r\n"
+    b"Content-Type: multipart/form-data; boundary=slowloris\r\n\r\n"
+)
+
 
 @dataclass
 class SlowClients:
@@ -44,9 +50,8 @@ class SlowClients:
 
     def _run(self) -> None:
         start_headers = b"GET /history HTTP/1.1\r\nHost: slow\r\n"
-        start_body = b"POST /api/v1/predictions HTTP/1.1\r\nHost: slow\r\nTransfer-Encoding: chunked\r\n\r\n"
         sockets = [(self._open(start_headers), b"X-Slow: 1\r\n") for _ in range(self.headers)]
-        sockets += [(self._open(start_body), b"400\r\n" + b"a" * 1024 + b"\r\n") for _ in range(self.bodies)]
+        sockets += [(self._open(BODY_START), b"400\r\n" + b"a" * 1024 + b"\r\n") for _ in range(self.bodies)]
         beat = 0
         while not self._stop.wait(self.pause):
             beat += 1
@@ -74,8 +79,7 @@ class SlowClients:
         self.refused.append(answer)
         sock.close()
         is_body = piece.startswith(b"400")
-        start = b"POST /api/v1/predictions HTTP/1.1\r\nHost: slow\r\nTransfer-Encoding: chunked\r\n\r\n"
-        return self._open(start if is_body else b"GET /history HTTP/1.1\r\nHost: slow\r\n")
+        return self._open(BODY_START if is_body else b"GET /history HTTP/1.1\r\nHost: slow\r\n")
 
 
 def timed_get(url: str, timeout: float) -> float | None:

@@ -3,9 +3,13 @@
 # the exact command, because we will not sudo on someone's machine behind their back.
 #   tools/system-deps.sh          install what is missing (root) or say what to install
 #   tools/system-deps.sh --list   only print what is missing, one package a line
+#   tools/system-deps.sh --serve  only what `make run` needs (nginx)
 set -euo pipefail
 
 missing=()
+# `fashion-classifier serve` starts nginx before the app's workers (src/fashion_classifier/web/nginx.py).
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ "${1:-}" != "--serve" ]; then
 [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # A CJK font, so that the Chinese pages render in the browser tests' screenshots.
@@ -19,6 +23,7 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 [ -d /usr/share/icons/elementary-xfce ] || missing+=(elementary-xfce-icon-theme)
 # npm installs axe-core for the accessibility check (tests/e2e/package.json).
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 
 if [ "${1:-}" = "--list" ]; then
   [ ${#missing[@]} -eq 0 ] || printf '%s\n' "${missing[@]}"

@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=int, default=256)
     predict.set_defaults(run=_predict)
 
-    serve = commands.add_parser("serve", help="serve the web app and API with gunicorn")
+    serve = commands.add_parser(
+        "serve", help="serve the web app and API: nginx (reads requests whole) before granian's workers"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8987)
     serve.set_defaults(run=_serve)

@@ -51,7 +51,7 @@ class Settings:
     workers: int = 2
     threads: int = 4
     log_level: str = "INFO"
-    # Where gunicorn's workers add up their metrics (None: one process, counted in memory).
+    # Where the server's workers add up their metrics (None: one process, counted in memory).
     metrics_dir: Path | None = None
     # An extra folder to look for the Fashion-MNIST IDX files in (training and evaluation).
     fashion_mnist_dir: Path | None = None

@@ -139,6 +139,11 @@ def test_the_server_runs_as_a_numeric_non_root_user(final_stage: Stage) -> None:
     assert uid.isdigit() and int(uid) != 0
 
 
+def test_the_serving_image_has_the_nginx_that_serve_starts(final_stage: Stage) -> None:
+    installs = " ".join(run.arguments for run in final_stage.all("RUN") if "apt-get install" in run.arguments)
+    assert re.search(r"\snginx=", installs), "serve starts nginx before the workers: the image needs it"
+
+
 def test_the_server_listens_on_all_interfaces_on_the_exposed_port(final_stage: Stage) -> None:
     command = final_stage.command()
     assert command[:2] == ["fashion-classifier", "serve"]
@@ -366,7 +371,7 @@ def test_deployment_is_locked_down(final_stage: Stage) -> None:
     assert str(pod["securityContext"]["runAsUser"]) == user.arguments.split(":")[0]
     assert web["securityContext"]["readOnlyRootFilesystem"] is True
     assert web["securityContext"]["allowPrivilegeEscalation"] is False
-    # The only writable place: /tmp, an emptyDir (gunicorn and Prometheus write there).
+    # The only writable place: /tmp, an emptyDir (nginx and Prometheus write there).
     (tmp,) = [m for m in web["volumeMounts"] if m["mountPath"] == "/tmp"]
     (volume,) = [v for v in pod["volumes"] if v["name"] == tmp["name"]]
     assert "emptyDir" in volume

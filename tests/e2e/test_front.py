@@ -1,5 +1,6 @@
-"""The front server of `fashion-classifier serve` speaks HTTP/1.1 as clients expect: kept-alive
-connections, chunked bodies, Expect: 100-continue, HEAD, and early refusals."""
+"""The front of `fashion-classifier serve` (nginx before granian's workers) speaks HTTP/1.1 as
+clients expect: kept-alive connections, chunked bodies, Expect: 100-continue, HEAD, and early
+refusals that say what to do, as JSON like the app's own errors."""
 
 from __future__ import annotations
 
@@ -108,8 +109,28 @@ def test_malformed_requests_get_a_400(site: Server) -> None:
         assert sock.recv(100).startswith(b"HTTP/1.1 400")
 
 
-def gunicorn_workers(site: Server) -> list[int]:
-    """The master's forked children (the front and multiprocessing's helper run other commands)."""
+def test_too_many_requests_at_once_get_a_503_that_says_retry(site: Server) -> None:
+    """Bodies being received count against a bound (memory and temporary files): beyond it, 503."""
+    head = b"POST /api/v1/predictions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc"
+    held = [connect(site) for _ in range(32)]  # the most one client address may have at once
+    try:
+        for sock in held:
+            sock.sendall(head)
+        time.sleep(1)  # every one of them read by the front
+        with connect(site) as sock:
+            sock.sendall(head)
+            answer = read_response(sock)
+    finally:
+        for sock in held:
+            sock.close()
+    assert answer.startswith(b"HTTP/1.1 503") and b"Retry-After: 5" in answer, answer
+    assert b"retry in a few seconds" in answer
+    time.sleep(1)  # the front has seen them close: the next upload goes through
+    assert requests.get(f"{site.url}/healthz", timeout=10).status_code == 200
+
+
+def app_workers(site: Server) -> list[int]:
+    """The master's forked children (nginx runs another command)."""
     master = Path(f"/proc/{site.process.pid}/cmdline").read_bytes()
     workers = []
     for status in Path("/proc").glob("[0-9]*/status"):
@@ -135,7 +156,7 @@ def wait_until_dead(pid: int) -> None:
 
 
 def test_uploads_go_on_after_a_worker_dies(site: Server) -> None:
-    """The master restarts a dead worker; meanwhile the other answers, and no upload fails."""
+    """granian's master starts a dead worker again; meanwhile the other answers, no upload fails."""
     session = requests.Session()
     body = multipart()
     headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
@@ -145,9 +166,9 @@ def test_uploads_go_on_after_a_worker_dies(site: Server) -> None:
 
     for _ in range(4):
         assert upload().status_code == 201
-    workers = gunicorn_workers(site)
+    workers = app_workers(site)
     assert len(workers) == 2
     os.kill(workers[0], signal.SIGKILL)
-    wait_until_dead(workers[0])  # one sent while it dies gets a 502 (tests/unit/test_front_relay.py)
+    wait_until_dead(workers[0])  # one sent while it dies gets a 502 (tests/unit/test_nginx_front.py)
     answers = [upload() for _ in range(6)]
     assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers if a.status_code != 201]

@@ -1,6 +1,6 @@
 """Prometheus metrics: requests, latency, predictions by class, feedback, store errors, the model served.
 
-Under gunicorn each worker is a process; prometheus-client's multiprocess mode (the
+Under granian each worker is a process; prometheus-client's multiprocess mode (the
 PROMETHEUS_MULTIPROC_DIR directory, handed to it by `fashion-classifier serve` through
 config.hand_metrics_dir_to_prometheus) adds them up.
 """
@@ -43,7 +43,7 @@ MODEL_INFO = Gauge(
 )
 
 
-# Label values must come from a closed set: gunicorn accepts any method token, and each new
+# Label values must come from a closed set: nginx passes on any method token, and each new
 # one would add a time series to Prometheus.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 

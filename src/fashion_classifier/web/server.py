@@ -1,134 +1,111 @@
-"""Production serving: a buffering front server before gunicorn's threaded workers.
+"""Production serving: nginx before granian's WSGI workers.
 
-The front (fashion_classifier.front, a process of its own) listens on host:port and hands each
-request, once it has arrived whole, to gunicorn on a private Unix socket; each gunicorn worker
-builds its own app.
+nginx (web/nginx.py, Debian's package) listens on host:port and hands each request, once it has
+arrived whole, to granian on a private Unix socket; granian's workers are processes, each of which
+builds its own app (model session, store session) after the fork.
 """
 
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import shutil
-import sys
+import signal
+import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
 from pathlib import Path
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
+from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
+from granian.log import LogLevels
+from granian.server.mp import MPServer
 
-from fashion_classifier import front
 from fashion_classifier.config import Settings
+from fashion_classifier.web import nginx
 
-FRONT_START_TIMEOUT_S = 60
-# Request bodies the front may hold at once (all clients): a few whole uploads at the limit.
-FRONT_BUFFER_UPLOADS = 6
+WORKER_STOP_TIMEOUT_S = 20  # in-flight requests get this long after SIGTERM
 
 
-class GunicornServer(BaseApplication):
-    """gunicorn started from Python, so `fashion-classifier serve` is the one entry point."""
+def worker_app() -> Any:
+    """Runs in each granian worker after the fork: the model and store sessions are its own."""
+    from fashion_classifier.web import create_app
 
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
-        self._settings = settings
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        # Runs in each worker after the fork: the model session and the Cassandra
-        # session belong to that process alone (never preloaded in the master).
-        from fashion_classifier.web import create_app
-
-        app = create_app(self._settings)
-        app.extensions["service"].warm_up()  # before this worker takes its first request
-        # What was built so far lives as long as the worker: keep the garbage collector from
-        # walking it again. A full collection over it paused a similar query for 53 ms; 1.4 ms after.
-        gc.freeze()
-        return app
+    settings = Settings.from_env()
+    if settings.metrics_dir is not None:
+        _forget_dead_workers(settings.metrics_dir)
+    app = create_app(settings)
+    app.extensions["service"].warm_up()  # before this worker takes its first request
+    # What was built so far lives as long as the worker: keep the garbage collector from
+    # walking it again. A full collection over it paused a similar query for 53 ms; 1.4 ms after.
+    gc.freeze()
+    return app
 
 
 def serve(settings: Settings, *, host: str, port: int) -> None:
-    """Serve until SIGTERM/SIGINT; in-flight requests get `graceful_timeout` seconds to finish."""
-    with front_server(settings, host=host, port=port) as backend:
-        run_gunicorn(settings, bind=f"unix:{backend}")
-
-
-@contextmanager
-def front_server(settings: Settings, *, host: str, port: int) -> Iterator[Path]:
-    """Start the front on host:port; yields the socket path gunicorn must bind. Stops it after."""
+    """Serve until SIGTERM/SIGINT; nginx stops taking requests first, in-flight ones are finished."""
     folder = Path(tempfile.mkdtemp(prefix="fashion-classifier-"))
-    backend = folder / "app.sock"
-    config = front.FrontConfig(
+    socket_path = folder / "app.sock"
+    config = nginx.render_config(
+        folder=folder,
         host=host,
         port=port,
-        backend=str(backend),
+        socket_path=socket_path,
         max_body=settings.max_upload_bytes,
-        max_buffered=FRONT_BUFFER_UPLOADS * settings.max_upload_bytes,
+        log_level=settings.log_level,
     )
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: none of gunicorn's state
-    ready = context.Event()
-    process = context.Process(target=front.run, args=(config, ready), name="front", daemon=True)
-    process.start()
     try:
-        _wait_until_listening(process, ready, f"{host}:{port}")
-        yield backend
+        with nginx.nginx_front(config, folder, host=host, port=port) as front:
+            server = AppServer(settings, socket_path, front)
+            threading.Thread(target=server.watch_front, name="nginx-watch", daemon=True).start()
+            server.serve()
     finally:
-        process.terminate()
-        process.join(10)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _wait_until_listening(process: Any, ready: Any, where: str) -> None:
-    for _ in range(FRONT_START_TIMEOUT_S * 5):
-        if ready.wait(0.2):
-            return
-        if not process.is_alive():
-            break
-    raise RuntimeError(f"the front server could not listen on {where} (see the log above)")
+class AppServer(MPServer):
+    """granian's master in this process: it forks the workers and starts again any that die."""
+
+    def __init__(self, settings: Settings, socket_path: Path, front: subprocess.Popen[bytes]) -> None:
+        super().__init__(
+            "fashion_classifier.web.server:worker_app",
+            uds=socket_path,
+            uds_permissions=0o600,
+            interface=Interfaces.WSGI,
+            factory=True,
+            workers=settings.workers,
+            blocking_threads=settings.threads,
+            http=HTTPModes.http1,
+            websockets=False,
+            http1_settings=HTTP1Settings(header_read_timeout=nginx.HEADER_TIMEOUT_S * 1000),
+            respawn_failed_workers=True,
+            respawn_interval=1.0,
+            workers_kill_timeout=WORKER_STOP_TIMEOUT_S,
+            log_level=LogLevels(settings.log_level.lower().replace("warning", "warn")),
+            log_access=False,  # nginx writes the access log, with the client's address
+        )
+        self._front = front
+        self._stopping = False
+
+    def shutdown(self, exit_code: int = 0) -> None:
+        """nginx first (stop listening, let answers in flight finish), then the workers."""
+        self._stopping = True
+        nginx.stop(self._front)
+        super().shutdown(exit_code)
+
+    def watch_front(self) -> None:
+        """If nginx ends by itself, nothing reaches the app: stop, so that a supervisor starts us again."""
+        self._front.wait()
+        if not self._stopping:
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
-def run_gunicorn(settings: Settings, *, bind: str) -> None:
-    """gunicorn's master in this process: it forks the workers and restarts any that die."""
-    options = {
-        "bind": bind,
-        "workers": settings.workers,
-        "worker_class": "gthread",
-        "threads": settings.threads,
-        "preload_app": False,
-        "timeout": 60,
-        "graceful_timeout": 20,
-        "keepalive": 5,
-        "accesslog": "-",
-        # The client's address comes from the front (gunicorn only sees its Unix socket).
-        "access_log_format": '%({x-forwarded-for}i)s - - %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
-        "errorlog": "-",
-        "loglevel": settings.log_level.lower(),
-        "child_exit": _worker_exited,
-        "worker_exit": _skip_interpreter_teardown,
-        "control_socket_disable": True,  # no management socket in $HOME: not used, not wanted
-        "limit_request_line": 8190,
-    }
-    GunicornServer(settings, options).run()
-
-
-def _skip_interpreter_teardown(server: Any, worker: Any) -> None:
-    """Runs in the worker after its last request: exit now, skipping Python's teardown.
-
-    ONNX Runtime's native thread state aborts the process ("std::system_error: Invalid
-    argument") when the interpreter tears down a gthread worker; the work is done by then.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
-def _worker_exited(server: Any, worker: Any) -> None:
+def _forget_dead_workers(metrics_dir: Path) -> None:
+    """Drop the live gauges of workers that died (a new worker replaces one): not reported again."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+    for path in metrics_dir.glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            multiprocess.mark_process_dead(pid, str(metrics_dir))
