@@ -10,6 +10,10 @@
 #   cassandra.sh resume K       SIGCONT node K
 #   cassandra.sh status         which nodes run
 #   cassandra.sh wipe           stop and delete all node data
+#   cassandra.sh nodetool K ARGS...        nodetool against node K (JMX on 127.0.0.1)
+#   cassandra.sh snapshot KEYSPACE [TAG]   nodetool snapshot of the keyspace on every running node
+#   cassandra.sh restore KEYSPACE TAG DIR  load snapshot TAG of the node folder DIR (or a copy of
+#                                          its data/ tree) into node 1, whose schema is migrated
 #
 # Environment: PYTHON (with cassandra-driver, for the readiness query), CASSANDRA_HEAP,
 # CASSANDRA_START_TIMEOUT (seconds, default 180), CASSANDRA_NODE_OFFSET (default 0: nodes on
@@ -42,6 +46,7 @@ fetch() {
 
 node_dir() { echo "$RUN/node$1"; }
 address() { echo "127.0.0.$((OFFSET + $1))"; }
+jmx_port() { echo $((7000 + 100 * $1 + OFFSET)); }
 pid_of() { cat "$(node_dir "$1")/pid" 2>/dev/null || true; }
 # A pid file outlives its process (a reboot, a killed script): only a live Cassandra whose
 # command line names this node's folder counts, so stop/kill never signal someone else's process
@@ -66,23 +71,8 @@ render_config() {  # node, nodes
   cp "$HERE/conf/logback.xml" "$dir/conf/logback.xml"
 }
 
-jvm_flags() {  # node, nodes
-  local k=$1 n=$2 dir heap jamm
-  dir=$(node_dir "$k")
-  heap=${CASSANDRA_HEAP:-$([ "$n" -eq 3 ] && echo 768m || echo 1536m)}
-  jamm=$(compgen -G "$LIB/jamm-*.jar" | head -n 1)
-  local flags=(
-    "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:+HeapDumpOnOutOfMemoryError "-XX:HeapDumpPath=$dir" -Xss512k
-    "-javaagent:$jamm"  # without the jamm agent the JVM can die measuring memtables
-    -Djdk.attach.allowAttachSelf=true -Dio.netty.tryReflectionSetAccessible=true
-    -Djava.net.preferIPv4Stack=true -Dchronicle.analytics.disable=true
-    "-Dcassandra.config=file://$dir/conf/cassandra.yaml" "-Dcassandra.storagedir=$dir"
-    "-Dcassandra.logdir=$dir/logs" "-Dlogback.configurationFile=$dir/conf/logback.xml"
-    -Dcassandra-foreground=yes "-Dcassandra.jmx.local.port=$((7000 + 100 * k + OFFSET))" "-Djna.tmpdir=$dir/tmp"
-    "-Djava.io.tmpdir=$dir/tmp"
-  )
-  # A single node need not wait for gossip to settle (saves ~8 s); a cluster must.
-  [ "$n" -eq 1 ] && flags+=(-Dcassandra.skip_wait_for_gossip_to_settle=0)
+module_flags() {
+  local flags=()
   # Java 17 module access that Cassandra 5.0 needs (its conf/jvm17-server.options).
   for m in java.base/jdk.internal.misc java.management.rmi/com.sun.jmx.remote.internal.rmi \
            java.management/com.sun.jmx.remote.security java.rmi/sun.rmi.registry java.rmi/sun.rmi.server \
@@ -97,6 +87,27 @@ jvm_flags() {  # node, nodes
            java.base/java.nio jdk.compiler/com.sun.tools.javac; do
     flags+=(--add-opens "$m=ALL-UNNAMED")
   done
+  printf '%s\n' "${flags[@]}"
+}
+
+jvm_flags() {  # node, nodes
+  local k=$1 n=$2 dir heap jamm
+  dir=$(node_dir "$k")
+  heap=${CASSANDRA_HEAP:-$([ "$n" -eq 3 ] && echo 768m || echo 1536m)}
+  jamm=$(compgen -G "$LIB/jamm-*.jar" | head -n 1)
+  local flags=(
+    "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:+HeapDumpOnOutOfMemoryError "-XX:HeapDumpPath=$dir" -Xss512k
+    "-javaagent:$jamm"  # without the jamm agent the JVM can die measuring memtables
+    -Djdk.attach.allowAttachSelf=true -Dio.netty.tryReflectionSetAccessible=true
+    -Djava.net.preferIPv4Stack=true -Dchronicle.analytics.disable=true
+    "-Dcassandra.config=file://$dir/conf/cassandra.yaml" "-Dcassandra.storagedir=$dir"
+    "-Dcassandra.logdir=$dir/logs" "-Dlogback.configurationFile=$dir/conf/logback.xml"
+    -Dcassandra-foreground=yes "-Dcassandra.jmx.local.port=$(jmx_port "$k")" "-Djna.tmpdir=$dir/tmp"
+    "-Djava.io.tmpdir=$dir/tmp"
+  )
+  # A single node need not wait for gossip to settle (saves ~8 s); a cluster must.
+  [ "$n" -eq 1 ] && flags+=(-Dcassandra.skip_wait_for_gossip_to_settle=0)
+  mapfile -t -O "${#flags[@]}" flags < <(module_flags)
   printf '%s\n' "${flags[@]}"
 }
 
@@ -207,6 +218,50 @@ status() {
   return $any
 }
 
+nodetool() {  # node, nodetool arguments...
+  local k=$1 dir; shift
+  is_running "$k" || die "node $k is not running (cassandra.sh status)"
+  dir=$(node_dir "$k")
+  mapfile -t flags < <(module_flags)
+  java -Xmx256m "${flags[@]}" "-Dcassandra.logdir=$dir/logs" \
+    -cp "$dir/conf:$LIB/*" org.apache.cassandra.tools.NodeTool -h 127.0.0.1 -p "$(jmx_port "$k")" "$@"
+}
+
+snapshot() {  # keyspace, tag: a hard-linked, consistent copy of every table's SSTables on each node
+  local ks=$1 tag=${2:-$(date -u +%Y%m%dT%H%M%SZ)} k any=1
+  for k in 1 2 3; do
+    is_running "$k" || continue
+    nodetool "$k" snapshot -t "$tag" -- "$ks" >&2  # flushes the memtables first
+    say "node $k: snapshot $tag of $ks in $(node_dir "$k")/data/$ks/*/snapshots/$tag"
+    any=0
+  done
+  [ $any -eq 0 ] || die "no node running to snapshot"
+  echo "$tag"
+}
+
+restore() {  # keyspace, tag, node folder (or a copy of its data/ tree): into node 1, already migrated
+  local ks=$1 tag=$2 from=$3 found=0 table_dir table staging
+  [ -d "$from/data/$ks" ] || from="${from%/data}"
+  [ -d "$from/data/$ks" ] || die "no keyspace $ks under $from/data: give the node folder or its data/ copy"
+  for table_dir in "$from/data/$ks"/*/snapshots/"$tag"; do
+    [ -d "$table_dir" ] || continue
+    table=$(basename "$(dirname "$(dirname "$table_dir")")"); table=${table%-*}
+    # nodetool import moves the files it loads: stage a copy, the snapshot stays as it was. It
+    # reads keyspace and table from the folder names (<keyspace>/<table>), and skips files otherwise.
+    staging="$(node_dir 1)/tmp/restore-$tag/$ks/$table"
+    rm -rf "$staging"; mkdir -p "$staging"; cp -p "$table_dir"/* "$staging"/
+    rm -f "$staging/manifest.json" "$staging/schema.cql"
+    nodetool 1 import -- "$ks" "$table" "$staging" >&2
+    # It moves what it loaded and leaves what it refused, saying so only in the node's log.
+    [ -z "$(ls -A "$staging" | grep -- '-Data.db$' || true)" ] \
+      || die "nodetool import left $ks.$table's SSTables in $staging; see $(node_dir 1)/logs/system.log"
+    say "restored $ks.$table from snapshot $tag"
+    found=1
+  done
+  rm -rf "$(node_dir 1)/tmp/restore-$tag"
+  [ $found -eq 1 ] || die "no snapshot $tag of $ks under $from/data/$ks/*/snapshots"
+}
+
 case "${1:-}" in
   fetch) fetch ;;
   start) start "${2:-1}" ;;
@@ -217,5 +272,8 @@ case "${1:-}" in
   wipe) stop; rm -rf "$RUN" ;;
   pause) is_running "${2:?node number}" && kill -STOP "$(pid_of "$2")" ;;
   resume) is_running "${2:?node number}" && kill -CONT "$(pid_of "$2")" ;;
-  *) sed -n '2,18p' "$0"; exit 2 ;;
+  nodetool) shift; nodetool "${1:?node number}" "${@:2}" ;;
+  snapshot) snapshot "${2:?keyspace}" "${3:-}" ;;
+  restore) restore "${2:?keyspace}" "${3:?snapshot tag}" "${4:?node folder with the snapshot}" ;;
+  *) sed -n '2,22p' "$0"; exit 2 ;;
 esac
