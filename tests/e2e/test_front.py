@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from fashion_classifier.web.nginx import MAX_REQUESTS_PER_CLIENT
 from tests.e2e.conftest import Server, start_server, stop_server
 from tests.pictures import dataset_png, first_of_class
 
@@ -112,7 +113,7 @@ def test_malformed_requests_get_a_400(site: Server) -> None:
 def test_too_many_requests_at_once_get_a_503_that_says_retry(site: Server) -> None:
     """Bodies being received count against a bound (memory and temporary files): beyond it, 503."""
     head = b"POST /api/v1/predictions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc"
-    held = [connect(site) for _ in range(32)]  # the most one client address may have at once
+    held = [connect(site) for _ in range(MAX_REQUESTS_PER_CLIENT)]  # the most one client may have
     try:
         for sock in held:
             sock.sendall(head)

@@ -24,8 +24,8 @@ HEADER_TIMEOUT_S = 10  # the whole request head, from the first byte (nginx's ti
 BODY_TIMEOUT_S = 10  # between two reads of a body: a body that stops arriving is cut off
 # Requests read or answered at once (a bound on the bodies held), from one client address and in
 # all; beyond it, 503. Only requests whose headers are in count: idle or slow-header sockets do not.
-MAX_REQUESTS_PER_CLIENT = 32
-MAX_REQUESTS = 128
+MAX_REQUESTS_PER_CLIENT = 64
+MAX_REQUESTS = 256
 BODY_IN_MEMORY = "128k"  # per request, allocated up front; a larger body goes to a temporary file
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 25  # in-flight answers get this long after SIGTERM (the workers' own is 20 s)
