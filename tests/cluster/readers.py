@@ -18,6 +18,10 @@ from tests.e2e.conftest import Server
 from tests.pictures import dataset_png
 
 READERS = 3  # threads, each going through every kind in turn
+# Between two reads of a reader: the reads are there to be measured, not to load the cluster beyond
+# what the uploads already do (the run of 2026-12-05 23:06 without pauses, at load average 35,
+# had uploads fail that never had before).
+PAUSE_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ class Reader(threading.Thread):
             if status != 200:
                 self.errors.append(f"{kind}: {status} {text}")
             n += 1
+            self.stop.wait(PAUSE_S)
 
 
 def read_latencies(reads: list[Read], start: float, end: float) -> dict[str, dict[str, float]]:

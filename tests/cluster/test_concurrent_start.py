@@ -36,14 +36,15 @@ MAX_RETRY_AFTER_S = 5.0
 
 
 def wait_listening(server: Server, seconds: float = 120) -> None:
-    """Until the socket accepts (gunicorn's master binds it before the workers boot)."""
+    """Until the app answers /healthz (a front server may answer 502 before the app listens)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            requests.get(f"{server.url}/healthz", timeout=5)
-            return
+            if requests.get(f"{server.url}/healthz", timeout=5).status_code == 200:
+                return
         except requests.RequestException:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     raise AssertionError(f"{server.url} never listened:\n{server.logs()}")
 
 

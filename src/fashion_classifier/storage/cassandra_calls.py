@@ -42,8 +42,11 @@ TRY_BATCH_EVERY_S = 2.0
 # gets a new query plan from the hosts as the driver sees them now: the driver's own speculative
 # executions stay inside the plan made when the read began, and a connection reset on its first
 # host (a node killed mid-request) ends the whole request once that plan is spent.
-FRESH_READ_AFTER_S = 0.6
-READS_IN_FLIGHT = 3  # at most this many requests of one read at a time
+# Each request has up to three coordinators of its own (speculative execution), so one fresh
+# request at most while the first is only slow: more would multiply the work of a cluster that is
+# slow because it is overloaded.
+FRESH_READ_AFTER_S = 0.75
+READS_IN_FLIGHT = 2  # at most this many requests of one read at a time
 log = logging.getLogger(__name__)
 
 
@@ -127,6 +130,8 @@ class Calls:
                 future, error = answers.get(timeout=max(0.0, min(send_at, end) - time.monotonic()))
             except queue.Empty:
                 continue
+            if future not in in_flight:
+                continue  # a request answered twice (two of its speculative executions): taken already
             in_flight.remove(future)
             if error is None:
                 if sent > 1:  # rare: worth a line in the log, to see the store's bad moments
