@@ -11,10 +11,11 @@ import dataclasses
 import threading
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import numpy as np
 
-from fashion_classifier.records import Cursor, Neighbour, Page, Record, StoredImage
+from fashion_classifier.records import ActiveModel, Cursor, ModelVersion, Neighbour, Page, Record, StoredImage
 from fashion_classifier.storage import DEFAULT_PAGE_SIZE, LATEST_VERSION, PredictionStore, StoreUnavailable
 from fashion_classifier.storage.migrations import require_serving
 from fashion_classifier.storage.rows import fetch_size, page_of
@@ -26,6 +27,8 @@ class MemoryStore(PredictionStore):
         self.records: dict[uuid.UUID, Record] = {}
         self.images: dict[uuid.UUID, StoredImage] = {}
         self.embeddings: dict[tuple[uuid.UUID, str], tuple[float, ...]] = {}  # (id, model version)
+        self.models: dict[str, tuple[ModelVersion, bytes]] = {}
+        self.active: ActiveModel | None = None
         self.down = False
         self.version = LATEST_VERSION  # a test sets 0 to play a store nobody has migrated
         self._lock = threading.Lock()
@@ -61,7 +64,7 @@ class MemoryStore(PredictionStore):
                 self.records[record.id] = record
                 self.images[record.id] = image
                 if record.embedding is not None and storable(record.embedding):
-                    self.embeddings[(record.id, record.model_version)] = record.embedding
+                    self.embeddings[(record.id, record.embedded_as)] = record.embedding
 
     def get(self, record_id: uuid.UUID) -> Record | None:
         self._check()
@@ -128,6 +131,39 @@ class MemoryStore(PredictionStore):
 
     def count_records(self) -> int | None:
         return len(self.records)
+
+    def add_model_version(self, version: ModelVersion, onnx: bytes) -> bool:
+        self._check()
+        with self._lock:
+            if version.version in self.models:
+                return False
+            self.models[version.version] = (version, onnx)
+            return True
+
+    def model_versions(self) -> builtins.list[ModelVersion]:
+        self._check()
+        kept = [version for version, _ in self.models.values()]
+        return sorted(kept, key=lambda m: (m.created_at, m.version), reverse=True)
+
+    def model_version(self, version: str) -> ModelVersion | None:
+        self._check()
+        return self.models[version][0] if version in self.models else None
+
+    def model_bytes(self, version: str) -> bytes | None:
+        self._check()
+        return self.models[version][1] if version in self.models else None
+
+    def active_model(self) -> ActiveModel | None:
+        self._check()
+        return self.active
+
+    def set_active(self, version: str, *, expected: str | None) -> bool:
+        self._check()
+        with self._lock:
+            if (self.active.version if self.active else None) != expected:
+                return False
+            self.active = ActiveModel(version, datetime.now(UTC), expected)
+            return True
 
     def ping(self) -> None:
         self._check()

@@ -10,6 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fashion_classifier.labels import CLASSES
 
@@ -70,10 +71,18 @@ class Record:
     # The model's unit-length embedding of the picture (made by model_version), written with the
     # record for similar-picture search; stores never read it back into a Record.
     embedding: tuple[float, ...] | None = field(default=None, compare=False, repr=False)
+    # The version the embedding is kept under (None: model_version). A version made by `learn`
+    # has its parent's features, so it embeds as its parent did (model card's embedding_version).
+    embedding_version: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
         return self.prediction.label
+
+    @property
+    def embedded_as(self) -> str:
+        """The model version whose embeddings this record's embedding is compared with."""
+        return self.embedding_version or self.model_version
 
 
 @dataclass(frozen=True)
@@ -160,3 +169,24 @@ class Page:
 
     records: list[Record] = field(default_factory=list)
     next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A model version kept in the store, without its ONNX bytes (those: store.model_bytes)."""
+
+    version: str
+    created_at: datetime
+    created_by: str
+    card: dict[str, Any] = field(compare=False)  # the model card (JSON), its figures included
+    onnx_sha256: str
+    size: int  # bytes of the ONNX file
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """The pointer every replica follows: the version that answers, since when, and the one before."""
+
+    version: str
+    since: datetime
+    previous: str | None

@@ -60,14 +60,14 @@ def test_a_fresh_store_refuses_to_serve_until_migrated(opened: PredictionStore) 
     assert opened.schema_version() == 0
     with pytest.raises(SchemaNotReady, match="run `fashion-classifier migrate`"):
         opened.check_schema()
-    assert opened.migrate() == ["1 baseline", "2 garment verdict", "3 embeddings"]
+    assert opened.migrate() == ["1 baseline", "2 garment verdict", "3 embeddings", "4 model versions"]
     assert opened.schema_version() == LATEST_VERSION
 
 
 def test_migrating_step_by_step_ends_where_one_run_does(opened: PredictionStore) -> None:
     assert opened.migrate(target=1) == ["1 baseline"]
     assert opened.schema_version() == 1
-    assert opened.migrate() == ["2 garment verdict", "3 embeddings"]
+    assert opened.migrate() == ["2 garment verdict", "3 embeddings", "4 model versions"]
     with pytest.raises(ValueError, match="no schema version 9"):
         opened.migrate(target=9)
 
@@ -79,7 +79,11 @@ def test_a_store_made_before_migrations_keeps_its_records(url: str) -> None:
     old = [make_record(timedelta(minutes=i), garment_score=0.9) for i in range(3)]
     for record in old:
         old_store.add(record, IMAGE)  # at version 1 the verdict has no column yet: not kept
-    assert old_store.migrate() == ["2 garment verdict", "3 embeddings"]  # the baseline is there already
+    assert old_store.migrate() == [
+        "2 garment verdict",
+        "3 embeddings",
+        "4 model versions",
+    ]  # the baseline is there already
 
     store = open_store(url, consistency="ONE")  # a new process: sees version 2 at once
     new = make_record(timedelta(minutes=5), garment_score=0.8)
@@ -100,6 +104,7 @@ def test_two_sqlite_migrators_at_once_apply_each_migration_once(tmp_path: Path) 
         "1 baseline",
         "2 garment verdict",
         "3 embeddings",
+        "4 model versions",
     ]
     assert open_store(url).schema_version() == LATEST_VERSION
 
@@ -118,7 +123,7 @@ def test_cassandra_migration_cut_short_can_run_again() -> None:
         )
     finally:
         cluster.shutdown()
-    assert store.migrate() == ["2 garment verdict", "3 embeddings"]
+    assert store.migrate() == ["2 garment verdict", "3 embeddings", "4 model versions"]
     record = make_record(garment_score=0.3)
     store.add(record, IMAGE)
     assert store.get(record.id) == record

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from fashion_classifier.labels import CLASSES
-from fashion_classifier.records import InvalidCursor, Prediction, Record, StoredImage, from_millis, to_millis
+from fashion_classifier.records import (
+    InvalidCursor,
+    ModelVersion,
+    Prediction,
+    Record,
+    StoredImage,
+    from_millis,
+    to_millis,
+)
 from fashion_classifier.storage import LATEST_VERSION, PredictionStore, StoreUnavailable, open_store
 from tests.cassandra_node import cassandra_test_url
 
@@ -232,3 +240,56 @@ def test_cassandra_write_replayed_by_a_driver_retry_changes_nothing() -> None:
     assert store.get(record.id) == record
     assert [r.id for r in all_pages(store, limit=10)] == [record.id]
     store.close()
+
+
+# -- model versions (schema migration 4) ------------------------------------------------------
+
+
+def model_version(name: str, minutes: int = 0) -> ModelVersion:
+    card = {"version": name, "learning": {"learned_from": "v0", "gate": {"candidate": {"accuracy": 0.91}}}}
+    return ModelVersion(name, START + timedelta(minutes=minutes), "test", card, f"sha-of-{name}", 3 + minutes)
+
+
+def test_model_versions_are_kept_with_their_bytes_and_listed_newest_first(store: PredictionStore) -> None:
+    assert store.model_versions() == [] and store.active_model() is None
+    assert store.add_model_version(model_version("v1"), b"one")
+    assert store.add_model_version(model_version("v2", minutes=1), b"four")
+    assert [m.version for m in store.model_versions()] == ["v2", "v1"]
+    kept = store.model_version("v2")
+    assert kept == model_version("v2", minutes=1) and kept is not None
+    assert kept.card["learning"]["gate"]["candidate"]["accuracy"] == 0.91
+    assert store.model_bytes("v2") == b"four"
+    assert store.model_bytes("v9") is None and store.model_version("v9") is None
+
+
+def test_a_model_version_is_never_overwritten(store: PredictionStore) -> None:
+    assert store.add_model_version(model_version("v1"), b"first")
+    assert not store.add_model_version(model_version("v1", minutes=5), b"second")
+    assert store.model_bytes("v1") == b"first"
+    assert [m.created_at for m in store.model_versions()] == [START]
+
+
+def test_the_active_pointer_moves_only_from_the_version_expected(store: PredictionStore) -> None:
+    for name in ("v1", "v2", "v3"):
+        store.add_model_version(model_version(name), name.encode())
+    assert store.set_active("v1", expected=None)
+    assert not store.set_active("v2", expected=None)  # one was set already
+    assert store.set_active("v2", expected="v1")
+    assert not store.set_active("v3", expected="v1")  # stale: v2 came first
+    active = store.active_model()
+    assert active is not None and (active.version, active.previous) == ("v2", "v1")
+    assert store.set_active("v1", expected="v2")  # a rollback is a move like any other
+    active = store.active_model()
+    assert active is not None and (active.version, active.previous) == ("v1", "v2")
+
+
+def test_of_promotions_at_once_exactly_one_wins(store: PredictionStore) -> None:
+    names = [f"v{i}" for i in range(1, 9)]
+    for name in ["v0", *names]:
+        store.add_model_version(model_version(name), b"x")
+    store.set_active("v0", expected=None)
+    with ThreadPoolExecutor(len(names)) as pool:
+        won = list(pool.map(lambda name: store.set_active(name, expected="v0"), names))
+    assert won.count(True) == 1
+    active = store.active_model()
+    assert active is not None and active.version == names[won.index(True)] and active.previous == "v0"

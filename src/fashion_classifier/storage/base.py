@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
-from fashion_classifier.records import Neighbour, Page, Record, StoredImage
+from fashion_classifier.records import ActiveModel, ModelVersion, Neighbour, Page, Record, StoredImage
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -86,6 +86,30 @@ class PredictionStore(Protocol):
 
     def count_records(self) -> int | None:
         """How many records are kept (None when the store cannot tell cheaply)."""
+
+    # -- model versions (schema version 4; below it these raise SchemaNotReady) --------------
+
+    def add_model_version(self, version: ModelVersion, onnx: bytes) -> bool:
+        """Keep a model version and its ONNX bytes; False (and nothing changed) if it exists already."""
+
+    def model_versions(self) -> builtins.list[ModelVersion]:
+        """Every kept model version (without the bytes), newest first."""
+
+    def model_version(self, version: str) -> ModelVersion | None: ...
+
+    def model_bytes(self, version: str) -> bytes | None:
+        """The ONNX file of that version; None if no such version."""
+
+    def active_model(self) -> ActiveModel | None:
+        """The version every replica should answer with; None before one was set."""
+
+    def set_active(self, version: str, *, expected: str | None) -> bool:
+        """Point "active" at `version` (and "previous" at `expected`) only if it still names `expected`
+        (None: only if no version was ever active); False when another change came first.
+
+        A compare-and-set: of two promotions at once, exactly one wins. The caller checks that
+        `version` exists.
+        """
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers now."""

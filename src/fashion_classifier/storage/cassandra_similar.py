@@ -92,7 +92,7 @@ class CassandraSimilarity:
         if not similar or not storable(record.embedding):
             return []
         return [
-            (self._similar_statement("insert_embedding"), (record.id, record.model_version, record.embedding))
+            (self._similar_statement("insert_embedding"), (record.id, record.embedded_as, record.embedding))
         ]
 
     def _embedding_take_back(

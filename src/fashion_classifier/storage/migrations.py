@@ -101,6 +101,36 @@ MIGRATIONS: tuple[Migration, ...] = (
                 USING 'StorageAttachedIndex'""",
         ),
     ),
+    # Model versions (storage/sqlite_models.py, storage/cassandra_models.py): the ONNX bytes and
+    # card of every version beside the records, and one pointer row naming the version that serves,
+    # moved only by a compare-and-set, so that every replica and worker follows the same one.
+    Migration(
+        4,
+        "model versions",
+        (
+            """CREATE TABLE model_versions (
+                version TEXT PRIMARY KEY,
+                created_at INTEGER NOT NULL,         -- milliseconds since the epoch, UTC
+                created_by TEXT NOT NULL,
+                card TEXT NOT NULL,                  -- the model card, JSON
+                onnx_sha256 TEXT NOT NULL,
+                onnx BLOB NOT NULL
+            )""",
+            """CREATE TABLE model_active (
+                pointer TEXT PRIMARY KEY,            -- 'active', the only row
+                version TEXT NOT NULL REFERENCES model_versions (version),
+                previous TEXT,
+                since INTEGER NOT NULL
+            )""",
+        ),
+        (
+            """CREATE TABLE IF NOT EXISTS {ks}.model_versions (
+                version text PRIMARY KEY, created_at timestamp, created_by text, card text,
+                onnx_sha256 text, size int, onnx blob)""",
+            """CREATE TABLE IF NOT EXISTS {ks}.model_active (
+                pointer text PRIMARY KEY, version text, previous text, since timestamp)""",
+        ),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 # Serving needs the baseline only: on an older schema it writes no verdict, so the previous
@@ -108,6 +138,7 @@ LATEST_VERSION = MIGRATIONS[-1].version
 MIN_SERVING_VERSION = 1
 GARMENT_VERSION = 2
 SIMILAR_VERSION = 3
+MODELS_VERSION = 4
 EMBEDDING_SIZE = 256  # the vector column's dimension (the model's `embedding` output)
 
 
@@ -125,6 +156,15 @@ def require_serving(applied: int, where: str) -> None:
         raise SchemaNotReady(
             f"the schema in {where} is at version {applied}, this app needs at least "
             f"{MIN_SERVING_VERSION}: run `fashion-classifier migrate` once, then retry"
+        )
+
+
+def require_models(applied: int, where: str) -> None:
+    """Raise SchemaNotReady when the schema has no model versions' tables yet."""
+    if applied < MODELS_VERSION:
+        raise SchemaNotReady(
+            f"the schema in {where} is at version {applied}; model versions need {MODELS_VERSION}: "
+            "run `fashion-classifier migrate` once, then retry"
         )
 
 

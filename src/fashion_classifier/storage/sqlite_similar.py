@@ -53,7 +53,7 @@ class SQLiteSimilarity:
         for record in records:
             if storable(record.embedding):
                 assert record.embedding is not None
-                db.execute(UPSERT, (str(record.id), record.model_version, to_blob(record.embedding)))
+                db.execute(UPSERT, (str(record.id), record.embedded_as, to_blob(record.embedding)))
 
     def set_embeddings(self, model_version: str, items: Sequence[tuple[uuid.UUID, Sequence[float]]]) -> None:
         self._require_similar()
