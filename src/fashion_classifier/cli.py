@@ -9,6 +9,7 @@ from typing import Any
 
 from fashion_classifier.config import FLOAT_MODEL_PATH, Settings, hand_metrics_dir_to_prometheus
 from fashion_classifier.learning.command import add_learn
+from fashion_classifier.models_command import add_models
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_copy(commands)
     add_learn(commands)
+    add_models(commands)
     feedback = commands.add_parser("feedback", help="work with users' corrections")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
     export = feedback_commands.add_parser("export", help="write corrected pictures and labels as a data set")
@@ -205,6 +207,11 @@ def migrate_store(settings: Settings, *, target: int | None = None, only_if_new:
         for name in applied:
             print(f"applied migration {name}", flush=True)
         print(f"schema at version {service.schema_version()} in {settings.database_url}", flush=True)
+        if first := service.models.seed(settings.model_path, created_by="migrate"):
+            print(
+                f"model version {first.version} ({settings.model_path}) registered as the active one",
+                flush=True,
+            )
     finally:
         service.close()
 

@@ -55,6 +55,9 @@ class Settings:
     metrics_dir: Path | None = None
     # An extra folder to look for the Fashion-MNIST IDX files in (training and evaluation).
     fashion_mnist_dir: Path | None = None
+    # How often each worker reads the store's active model version (a promotion reaches all
+    # workers within this many seconds, plus the time to load the new model).
+    model_poll_seconds: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -74,6 +77,7 @@ class Settings:
             log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
             metrics_dir=_path(env, METRICS_DIR_VARIABLE),
             fashion_mnist_dir=_path(env, "FASHION_MNIST_DIR"),
+            model_poll_seconds=_int(env, "MODEL_POLL_SECONDS", defaults.model_poll_seconds),
         )
 
 

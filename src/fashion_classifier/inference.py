@@ -55,6 +55,8 @@ class Classifier:
         self.input_name = session.get_inputs()[0].name
         self.version = version
         self.card = card
+        # Versions made by `learn` change the class head only: they embed as their parent did.
+        self.embedding_version = str(card.get("embedding_version", version))
         outputs = [output.name for output in session.get_outputs()]
         # Older models have one output, the probabilities, and give no verdict.
         probabilities = PROBABILITIES_OUTPUT if PROBABILITIES_OUTPUT in outputs else outputs[0]
@@ -72,13 +74,19 @@ class Classifier:
             raise ModelNotFound(
                 f"no model at {path}; run `fashion-classifier train` or set MODEL_PATH to a .onnx file"
             )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        card = _read_card(path)
+        session = ort.InferenceSession(str(path), _options(threads), providers=["CPUExecutionProvider"])
+        card = read_card(path)
         return cls(session, version=card.get("version", path.stem), card=card)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, card: dict, threads: int = 1) -> Classifier:
+        """A model kept in the store: its ONNX bytes and its card (which names its version)."""
+        session = ort.InferenceSession(data, _options(threads), providers=["CPUExecutionProvider"])
+        return cls(session, version=str(card["version"]), card=card)
+
+    def warm_up(self) -> None:
+        """One run now, so that the first request after a model switch is not the slow first run."""
+        self._run(np.zeros((1, 28, 28, 1), dtype=np.float32), self._all_outputs)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """(n, 28, 28, 1) float32 -> (n, 10): the mean over each picture and its mirror image.
@@ -161,7 +169,15 @@ def _predictions(probabilities: np.ndarray, scores: np.ndarray | None) -> list[P
     ]
 
 
-def _read_card(model_path: Path) -> dict:
+def _options(threads: int) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+def read_card(model_path: Path) -> dict:
     """The model card beside the model (models/x.onnx -> models/x.json), or {}."""
     card_path = model_path.with_suffix(".json")
     if not card_path.is_file():

@@ -69,7 +69,7 @@ def _embed_page(
 ) -> tuple[int, int, int]:
     """Embed the records of one page that need it: (embedded, already embedded, unreadable)."""
     unreadable = 0
-    version = classifier.version
+    version = classifier.embedding_version  # a head-only version (`learn`) embeds as its parent
     done = store.embedded([r.id for r in page.records], model_version=version)
     inputs: list[tuple[uuid.UUID, np.ndarray]] = []
     for record in page.records:

@@ -26,6 +26,7 @@ from fashion_classifier.preprocessing import (
     to_model_input,
 )
 from fashion_classifier.records import Neighbour, Page, Record, StoredImage, new_record_id, record_time
+from fashion_classifier.service_models import ServiceModels
 from fashion_classifier.storage import MAX_PAGE_SIZE, PredictionStore, StoreUnavailable, store_from_settings
 
 __all__ = ["BadRequest", "Limits", "PredictionService", "RecordNotFound", "Upload"]
@@ -56,7 +57,7 @@ class _Prepared:
     stored: StoredImage
 
 
-class PredictionService:
+class PredictionService(ServiceModels):
     """Checks pictures, predicts their class, keeps every result in the store.
 
     The one door to the model and the store: the web app, the CLI and the batch commands
@@ -80,21 +81,7 @@ class PredictionService:
         classifier = Classifier.load(settings.model_path) if with_model else None
         return cls(classifier, store_from_settings(settings), limits=settings.limits)
 
-    @property
-    def _model(self) -> Classifier:
-        if self._classifier is None:
-            raise RuntimeError("this service was opened without its model (from_settings(with_model=False))")
-        return self._classifier
-
-    # -- what the web app's probes and pages ask -----------------------------------------------
-
-    @property
-    def model_version(self) -> str:
-        return self._model.version
-
-    def model_card(self) -> dict[str, object]:
-        """The model card of the model that answers, with its version."""
-        return {**self._model.card, "version": self._model.version}
+    # -- what the web app's probes and pages ask (the model's side: service_models.py) -----------
 
     def check_schema(self) -> None:
         """Raise SchemaNotReady (a StoreUnavailable) while the store's schema is too old to serve."""
@@ -154,9 +141,8 @@ class PredictionService:
         """
         self._check_request(uploads)
         prepared = [self._prepare(upload) for upload in uploads]
-        predictions, embeddings = self._model.predict_and_embed(
-            np.concatenate([p.model_input for p in prepared])
-        )
+        model = self._model  # this request's, to its end, whatever a model switch does meanwhile
+        predictions, embeddings = model.predict_and_embed(np.concatenate([p.model_input for p in prepared]))
         records = []
         for i, (upload, picture, prediction) in enumerate(zip(uploads, prepared, predictions, strict=True)):
             record_id = new_record_id()
@@ -165,10 +151,11 @@ class PredictionService:
                 created_at=record_time(record_id),
                 filename=clean_filename(upload.filename),
                 prediction=prediction,
-                model_version=self._model.version,
+                model_version=model.version,
                 width=picture.width,
                 height=picture.height,
                 embedding=None if embeddings is None else similar.to_vector(embeddings[i]),
+                embedding_version=model.embedding_version,
             )
             records.append(record)
         self._store.add_many([(record, p.stored) for record, p in zip(records, prepared, strict=True)])
@@ -255,21 +242,21 @@ class PredictionService:
     def similar(self, record_id: uuid.UUID, *, limit: int) -> list[Neighbour]:
         """Past uploads that look like this record's picture, closest first (not the record itself)."""
         _check_similar_limit(limit)
-        vector = self._store.embedding(record_id, model_version=self._model.version)
+        model = self._model  # embeddings compared are all by model.embedding_version
+        vector = self._store.embedding(record_id, model_version=model.embedding_version)
         if vector is None:  # kept before embeddings existed, or by another model: from its picture
-            vector = similar.embed_picture(
-                self._model, self.image(record_id), max_pixels=self._limits.max_pixels
-            )
+            vector = similar.embed_picture(model, self.image(record_id), max_pixels=self._limits.max_pixels)
         return similar.nearest(
-            self._store, vector, model_version=self._model.version, limit=limit, exclude=record_id
+            self._store, vector, model_version=model.embedding_version, limit=limit, exclude=record_id
         )
 
     def search(self, upload: Upload, *, limit: int) -> list[Neighbour]:
         """Past uploads that look like this picture; the picture itself is not kept."""
         _check_similar_limit(limit)
         self._check_request([upload])
-        vector = similar.to_vector(self._model.embed(self._prepare(upload).model_input)[0])
-        return similar.nearest(self._store, vector, model_version=self._model.version, limit=limit)
+        model = self._model
+        vector = similar.to_vector(model.embed(self._prepare(upload).model_input)[0])
+        return similar.nearest(self._store, vector, model_version=model.embedding_version, limit=limit)
 
     def reindex(self, **options: Any) -> Any:
         """`fashion-classifier reindex`: see reindex.reindex."""

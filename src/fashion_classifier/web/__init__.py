@@ -49,4 +49,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register(app)
     security.register(app)
     metrics.register(app, model_version=app.extensions["service"].model_version)
+    # The store's active version from the first request on, then every MODEL_POLL_SECONDS.
+    app.extensions["service"].follow_active_model(
+        every=settings.model_poll_seconds, on_switch=metrics.model_switched
+    )
     return app

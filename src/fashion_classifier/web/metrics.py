@@ -8,6 +8,7 @@ config.hand_metrics_dir_to_prometheus) adds them up.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from flask import Flask, Response, g, request
@@ -20,6 +21,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics_core import Metric
 
 REQUESTS = Counter("fashion_http_requests_total", "HTTP requests answered", ["method", "endpoint", "status"])
 LATENCY = Histogram(
@@ -55,11 +57,33 @@ def register(app: Flask, *, model_version: str) -> None:
     app.after_request(_observe)
 
 
+def model_switched(old: str, new: str) -> None:
+    """fashion_model_info follows a live model switch: the old version's series goes, the new one's comes."""
+    MODEL_INFO.labels(old).set(0)  # in a worker's file for good: render() leaves zeros out
+    MODEL_INFO.remove(old)
+    MODEL_INFO.labels(new).set(1)
+
+
+class _ServedVersionsOnly:
+    """Workers' files keep a series for every version they ever answered with; 0 means no longer."""
+
+    def __init__(self, collector: multiprocess.MultiProcessCollector) -> None:
+        self._collector = collector
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._collector.collect():
+            if metric.name == "fashion_model_info":
+                metric.samples = [sample for sample in metric.samples if sample.value]
+            yield metric
+
+
 def render(multiprocess_dir: Path | None) -> Response:
     """The text exposition format, across all workers when they share `multiprocess_dir`."""
     if multiprocess_dir is not None:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=str(multiprocess_dir))
+        registry.register(
+            _ServedVersionsOnly(multiprocess.MultiProcessCollector(None, path=str(multiprocess_dir)))
+        )
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
