@@ -31,9 +31,7 @@ def run_copy(
         raise ValueError("FROM_URL and TO_URL name the same store: nothing to copy")
     if page_size < 1:
         raise ValueError(f"--page-size {page_size}: give at least 1")
-    checkpoint = (
-        Checkpoint(checkpoint_path) if checkpoint_path else Checkpoint.default_for(source_url, target_url)
-    )
+    checkpoint = Checkpoint.for_pair(source_url, target_url, checkpoint_path)
     source = open_for_copy(source_url, settings, role="source")
     try:
         target = open_for_copy(target_url, settings, role="target")

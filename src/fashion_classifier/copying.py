@@ -81,15 +81,19 @@ class Progress:
 
 
 class Checkpoint:
-    """The position after the last page written, in a small JSON file (named after both URLs)."""
+    """The position after the last page written, in a small JSON file, for one (source, target) pair.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    The pair is kept in the file as a hash of both URLs: a checkpoint of another copy (the same
+    --checkpoint given twice) is never taken for this one's.
+    """
+
+    def __init__(self, path: Path, *, pair: str = "") -> None:
+        self.path, self.pair = path, pair
 
     @classmethod
-    def default_for(cls, source_url: str, target_url: str) -> Checkpoint:
-        digest = hashlib.sha256(f"{source_url}\n{target_url}".encode()).hexdigest()[:16]
-        return cls(Path(f".fashion-classifier-copy-{digest}.json"))
+    def for_pair(cls, source_url: str, target_url: str, path: Path | None = None) -> Checkpoint:
+        pair = hashlib.sha256(f"{source_url}\n{target_url}".encode()).hexdigest()[:16]
+        return cls(path or Path(f".fashion-classifier-copy-{pair}.json"), pair=pair)
 
     def load(self) -> dict[str, Any] | None:
         try:
@@ -103,7 +107,7 @@ class Checkpoint:
         """The progress and position a previous run of this kind stopped at (a fresh start if none)."""
         saved = self.load()
         try:
-            if saved is not None and saved["progress"]["kind"] == kind:
+            if saved is not None and saved.get("pair", "") == self.pair and saved["progress"]["kind"] == kind:
                 return Progress(**{**saved["progress"], "total": total}), str(saved["position"])
         except (KeyError, TypeError):
             pass  # not a checkpoint of this release: start from the beginning
@@ -111,7 +115,9 @@ class Checkpoint:
 
     def save(self, position: str, progress: Progress) -> None:
         temporary = self.path.with_name(self.path.name + ".tmp")
-        temporary.write_text(json.dumps({"position": position, "progress": asdict(progress)}))
+        temporary.write_text(
+            json.dumps({"pair": self.pair, "position": position, "progress": asdict(progress)})
+        )
         temporary.replace(self.path)  # never half a file
 
     def clear(self) -> None:

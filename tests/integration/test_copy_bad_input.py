@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from fashion_classifier import copying
 from fashion_classifier.cli import main
 from fashion_classifier.config import Settings
-from fashion_classifier.copying import verify
+from fashion_classifier.copying import Checkpoint, Progress, verify
 from fashion_classifier.inference import Classifier
 from fashion_classifier.service import PredictionService, Upload
 from fashion_classifier.storage import open_store
@@ -152,3 +153,24 @@ def test_verify_names_a_record_changed_in_the_target_and_a_copy_mends_it(
     assert "records: 6 read, 1 written, 5 already in the target" in out
     assert "verify records: 6 identical" in out
     assert open_store(target).image(uuid.UUID(changed)) == open_store(source).image(uuid.UUID(changed))
+
+
+def test_a_checkpoint_of_another_copy_never_makes_this_one_skip_records(
+    capsys: Captured, tmp_path: Path, source: str
+) -> None:
+    first, second = migrated(f"sqlite:///{tmp_path}/first.db"), migrated(f"sqlite:///{tmp_path}/second.db")
+    path = tmp_path / "shared-checkpoint.json"
+
+    def stop(progress: Progress) -> None:
+        raise KeyboardInterrupt
+
+    opened = [
+        open_for_copy(url, Settings(), role=role) for url, role in ((source, "source"), (first, "target"))
+    ]
+    with pytest.raises(KeyboardInterrupt):
+        copying.copy(*opened, checkpoint=Checkpoint.for_pair(source, first, path), page_size=2, report=stop)
+    assert path.exists()
+
+    status, out, _ = copy(capsys, source, second, "--checkpoint", str(path))
+    assert status == 0 and "records: 6 read, 6 written" in out
+    assert len(listed_with_pictures(second)) == 6

@@ -34,7 +34,7 @@ def test_the_node_going_down_mid_copy_stops_it_cleanly_and_a_rerun_finishes(
     store.close()
     backup = f"sqlite:///{tmp_path}/backup.db"
     open_store(backup).migrate()
-    checkpoint = Checkpoint(tmp_path / "checkpoint.json")
+    checkpoint = Checkpoint.for_pair(cluster, backup, tmp_path / "checkpoint.json")
 
     def stop_the_node_after_the_first_page(progress: Progress) -> None:
         if progress.seen == 3:

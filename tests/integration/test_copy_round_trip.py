@@ -24,7 +24,7 @@ from fashion_classifier.copying import Checkpoint, Progress, copy
 from fashion_classifier.storage import open_store
 from fashion_classifier.storage.transfer import open_for_copy
 from fashion_classifier.web import create_app
-from tests.cassandra_node import ROOT, cassandra_test_url
+from tests.cassandra_node import cassandra_test_url
 from tests.pictures import dataset_png, first_of_class, product_photo
 
 pytestmark = pytest.mark.cassandra
@@ -71,7 +71,7 @@ def history(client: FlaskClient) -> list[tuple[dict[str, Any], str, bytes]]:
 
 
 def cli(*args: str, cwd: Path, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     if database_url:
         env["DATABASE_URL"] = database_url
     return subprocess.run(
@@ -104,7 +104,7 @@ def test_grow_into_cassandra_with_an_interruption_then_back_up(tmp_path: Path, m
         copy(
             source,
             target,
-            checkpoint=Checkpoint(checkpoint),
+            checkpoint=Checkpoint.for_pair(ours, cluster, checkpoint),
             page_size=PAGE,
             report=stop_after_the_first_page,
         )

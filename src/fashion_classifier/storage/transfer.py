@@ -21,7 +21,6 @@ from fashion_classifier.config import Settings
 from fashion_classifier.records import Record, StoredImage, to_millis
 from fashion_classifier.storage import open_store
 from fashion_classifier.storage.migrations import LATEST_VERSION
-from fashion_classifier.storage.rows import record_values
 
 # What the count check compares, per store (SQLite counts rows; Cassandra scans its tables).
 COUNTED = ("records", "corrections", "pictures", "embeddings")
@@ -42,8 +41,17 @@ class Kept:
     def digest(self, *, versions: Sequence[str] | None = None) -> str:
         """A hash of every value kept (of the embeddings, only those by `versions`, if given)."""
         hashed = hashlib.sha256()
-        values = record_values(self.record, garment=True)
-        hashed.update(repr((str(values[0]), to_millis(self.record.created_at), *values[2:])).encode())
+        record, prediction = self.record, self.record.prediction
+        score = None if prediction.garment_score is None else float(prediction.garment_score)
+        values = (
+            str(record.id),
+            to_millis(record.created_at),
+            record.filename,
+            record.label,
+            record.model_version,
+        )
+        values += (record.width, record.height, record.corrected_label, prediction.is_garment, score)
+        hashed.update(repr((*values, tuple(float(p) for p in prediction.probabilities))).encode())
         if self.picture is not None:
             hashed.update(self.picture.content_type.encode() + b"\0")
             hashed.update(hashlib.sha256(self.picture.data).digest())
