@@ -43,15 +43,10 @@ class Kept:
         hashed = hashlib.sha256()
         record, prediction = self.record, self.record.prediction
         score = None if prediction.garment_score is None else float(prediction.garment_score)
-        values = (
-            str(record.id),
-            to_millis(record.created_at),
-            record.filename,
-            record.label,
-            record.model_version,
-        )
-        values += (record.width, record.height, record.corrected_label, prediction.is_garment, score)
-        hashed.update(repr((*values, tuple(float(p) for p in prediction.probabilities))).encode())
+        names = (str(record.id), record.filename, record.label, record.model_version, record.corrected_label)
+        sizes = (to_millis(record.created_at), record.width, record.height)
+        verdict = (prediction.is_garment, score, tuple(float(p) for p in prediction.probabilities))
+        hashed.update(repr((names, sizes, verdict)).encode())
         if self.picture is not None:
             hashed.update(self.picture.content_type.encode() + b"\0")
             hashed.update(hashlib.sha256(self.picture.data).digest())
