@@ -2,9 +2,11 @@
 # The versions of the tools .ci/run relies on, one a line, so that a failed run shows its cause.
 set -uo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
-show() {  # name, command...
-  local name=$1; shift
-  printf '  %-12s %s\n' "$name" "$("$@" 2>&1 | head -n 1 || true)"
+show() {  # name, command...: the first line it prints (stdout first: chromium's wrapper writes noise to stderr)
+  local name=$1 line; shift
+  line=$("$@" 2>/dev/null | head -n 1 || true)
+  [ -n "$line" ] || line=$("$@" 2>&1 | head -n 1 || true)
+  printf '  %-12s %s\n' "$name" "$(printf '%s' "$line" | sed 's/\x1b\[[0-9;]*m//g')"
 }
 show_or_missing() {  # name, binary, args...
   local name=$1 binary=$2; shift 2
