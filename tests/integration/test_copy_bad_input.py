@@ -144,7 +144,7 @@ def test_verify_names_a_record_changed_in_the_target_and_a_copy_mends_it(
     opened = [
         open_for_copy(url, Settings(), role=role) for url, role in ((source, "source"), (target, "target"))
     ]
-    (checked,) = verify(*opened)
+    (checked, _) = verify(*opened)  # records, model versions
     assert (checked.seen, checked.unchanged, checked.skipped) == (6, 5, 1)
     assert checked.problems == [f"{changed}: missing or different in the target"]
 

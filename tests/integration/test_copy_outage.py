@@ -60,9 +60,9 @@ def test_the_node_going_down_mid_copy_stops_it_cleanly_and_a_rerun_finishes(
     assert checkpoint.path.exists()
 
     source = open_for_copy(cluster, Settings(), role="source")
-    (finished,) = copy(source, target, checkpoint=checkpoint, page_size=3)
+    (finished, _) = copy(source, target, checkpoint=checkpoint, page_size=3)  # records, model versions
     assert (finished.seen, finished.written, finished.skipped) == (8, 8, 0)
-    (checked,) = verify(source, target)
+    (checked, _) = verify(source, target)
     assert (checked.unchanged, checked.skipped) == (8, 0)
     source.close()
     target.close()
