@@ -99,14 +99,15 @@ def timed_copy(*args: str, workdir: Path) -> dict[str, float]:
         [sys.executable, "-m", "fashion_classifier.cli", "copy", *args],
         cwd=workdir,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=(workdir / "copy.stderr").open("w"),  # the progress lines, and what went wrong
         text=True,
     )
+    output = child.stdout.read() if child.stdout else ""
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
-    output = child.stdout.read() if child.stdout else ""
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"copy {args} failed:\n{output}")
+        errors = (workdir / "copy.stderr").read_text()[-2000:]
+        raise SystemExit(f"copy {args} failed:\n{output}{errors}")
     print(output, end="", flush=True)
     return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024}
 

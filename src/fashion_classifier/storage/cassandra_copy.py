@@ -11,6 +11,7 @@ A bulk copy is no user's request: each statement gets COPY_TIMEOUT_S, not the se
 from __future__ import annotations
 
 import builtins
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ COPY_STATEMENTS = {
 }
 COPY_TIMEOUT_S = 30.0  # one statement of a copy (the scans of the count check: per page of rows)
 IN_FLIGHT = 64  # statements sent at once
+STATEMENT_TRIES = 4  # a write that fails is sent again after 1, 2 and 3 s
 FEED_BATCH = 100  # feed rows of one partition written as one batch
 
 
@@ -155,16 +157,29 @@ class CassandraTransfer:
         return alone
 
     def _send(self, pieces: builtins.list[tuple[Any, Any]], action: str) -> None:
-        """Every statement, IN_FLIGHT at a time; StoreUnavailable if one fails (all are upserts: run again)."""
+        """Every statement, IN_FLIGHT at a time; one that fails is sent again (STATEMENT_TRIES in all)
+        before StoreUnavailable: a busy node times out a write now and then (all are upserts)."""
         with self._copying(action):
             session = self._connect()
             for start in range(0, len(pieces), IN_FLIGHT):
-                sent = [
-                    session.execute_async(statement, values, timeout=COPY_TIMEOUT_S)
-                    for statement, values in pieces[start : start + IN_FLIGHT]
-                ]
-                for future in sent:
-                    future.result()
+                window = pieces[start : start + IN_FLIGHT]
+                sent = [session.execute_async(s, v, timeout=COPY_TIMEOUT_S) for s, v in window]
+                for (statement, values), future in zip(window, sent, strict=True):
+                    try:
+                        future.result()
+                    except UNAVAILABLE:
+                        self._send_again(session, statement, values)
+
+    @staticmethod
+    def _send_again(session: Session, statement: Any, values: Any) -> None:
+        for attempt in range(1, STATEMENT_TRIES):
+            time.sleep(attempt)
+            try:
+                session.execute(statement, values, timeout=COPY_TIMEOUT_S)
+                return
+            except UNAVAILABLE:
+                if attempt == STATEMENT_TRIES - 1:
+                    raise
 
     def kind_counts(self) -> dict[str, int]:
         """Full scans, paged by the driver (memory holds one page of ids)."""
