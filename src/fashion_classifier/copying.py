@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from fashion_classifier.model_copy import KeptModel, export_models, held_models, import_models
 from fashion_classifier.storage import StoreUnavailable
 from fashion_classifier.storage.transfer import COUNTED, Kept, TransferStore
 
@@ -53,6 +54,8 @@ class Kind(Generic[ItemT]):
     export: Callable[[TransferStore, str | None, int], tuple[Sequence[ItemT], str | None]]
     held: Callable[[TransferStore, Sequence[ItemT]], Mapping[str, ItemT]]
     write: Callable[[TransferStore, Sequence[ItemT]], None]
+    # The progress bar's total (None: unknown).
+    count: Callable[[TransferStore], int | None] = lambda store: store.count_records()
 
 
 RECORDS = Kind[Kept](
@@ -61,7 +64,8 @@ RECORDS = Kind[Kept](
     held=lambda store, items: {str(k): v for k, v in store.kept([i.record.id for i in items]).items()},
     write=lambda store, items: store.import_records(items),
 )
-KINDS: tuple[Kind[Any], ...] = (RECORDS,)
+MODELS = Kind[KeptModel]("model versions", export_models, held_models, import_models, lambda store: None)
+KINDS: tuple[Kind[Any], ...] = (RECORDS, MODELS)
 
 
 @dataclass
@@ -135,7 +139,7 @@ def copy(
     """Write into `target` every item of `source` that it lacks or holds otherwise; one Progress per kind."""
     done = []
     for kind in KINDS:
-        progress, position = checkpoint.resume(kind.name, total=_patiently(source.count_records, 0))
+        progress, position = checkpoint.resume(kind.name, total=_patiently(partial(kind.count, source), 0))
         for items, after in _pages(kind, source, position, page_size, progress):
             held = _patiently(partial(kind.held, target, items), progress.seen)
             todo = [item for item in items if _needs_writing(item, held.get(item.key), progress)]
@@ -160,7 +164,7 @@ def verify(
     """Compare every item of `source` with the target's by hash; `skipped` counts those that differ."""
     done = []
     for kind in KINDS:
-        progress = Progress(kind.name, total=_patiently(source.count_records, 0))
+        progress = Progress(kind.name, total=_patiently(partial(kind.count, source), 0))
         for items, _ in _pages(kind, source, None, page_size, progress):
             held = _patiently(partial(kind.held, target, items), progress.seen)
             for item in items:
