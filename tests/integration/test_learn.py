@@ -16,7 +16,7 @@ from fashion_classifier.config import Settings
 from fashion_classifier.inference import Classifier
 from fashion_classifier.labels import CLASSES
 from fashion_classifier.learning.fit import FitOptions
-from fashion_classifier.learning.learn import LearnOptions, learn
+from fashion_classifier.learning.learn import ActiveSource, LearnOptions, learn
 from fashion_classifier.preprocessing import preprocess_bytes
 from fashion_classifier.service import PredictionService
 from fashion_classifier.storage import open_store
@@ -51,7 +51,9 @@ def test_learn_makes_a_candidate_that_answers_what_users_corrected(tmp_path: Pat
     assert len(corrected) >= 5, "too few wrong answers to learn from: pick another seed"
 
     service = PredictionService.from_settings(settings, with_model=False)
-    outcome = learn(service, model_path, tmp_path / "candidates", SMALL, say=lambda _: None)
+    outcome = learn(
+        service, ActiveSource.from_file(model_path), tmp_path / "candidates", SMALL, say=lambda _: None
+    )
     service.close()
 
     card = json.loads(outcome.path.with_suffix(".json").read_text())
@@ -105,7 +107,9 @@ def test_a_correction_whose_picture_is_gone_is_skipped_and_counted(tmp_path: Pat
         connection.execute("DELETE FROM images WHERE record_id = ?", (ids[0],))
 
     service = PredictionService.from_settings(settings, with_model=False)
-    outcome = learn(service, model_path, tmp_path / "candidates", SMALL, say=lambda _: None)
+    outcome = learn(
+        service, ActiveSource.from_file(model_path), tmp_path / "candidates", SMALL, say=lambda _: None
+    )
     service.close()
     assert outcome.reading.skipped == {"picture missing": 1}
     assert outcome.reading.corrections == len(photos) - 1

@@ -40,7 +40,7 @@ def add_learn(commands: Any) -> None:
 def run_learn(args: argparse.Namespace) -> int:
     # Imported here: learning needs onnx (the train extra), which serving does without.
     from fashion_classifier.learning.fit import FitOptions
-    from fashion_classifier.learning.learn import LearnOptions, NothingToLearn, learn
+    from fashion_classifier.learning.learn import ActiveSource, LearnOptions, NothingToLearn, learn
     from fashion_classifier.service import PredictionService
 
     if not 0 <= args.held_back < 1 or not 0 < args.users_share < 1:
@@ -54,7 +54,7 @@ def run_learn(args: argparse.Namespace) -> int:
     )
     service = PredictionService.from_settings(settings, with_model=False)
     try:
-        outcome = learn(service, settings.model_path, args.output, options, say=_say)
+        outcome = learn(service, ActiveSource.from_file(settings.model_path), args.output, options, say=_say)
     except NothingToLearn as exc:
         print(f"fashion-classifier learn: {exc}", file=sys.stderr)
         return 2

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -39,9 +41,32 @@ class LearnOptions:
 
 
 @dataclass(frozen=True)
+class ActiveSource:
+    """The model learn starts from: its ONNX bytes and card, and its float twin's file if any."""
+
+    onnx: bytes
+    card: dict[str, Any]
+    float_twin: Path | None = None
+
+    @classmethod
+    def from_file(cls, path: Path) -> ActiveSource:
+        twin = path.with_name(path.name.replace(".int8", ""))
+        return cls(
+            path.read_bytes(),
+            json.loads(path.with_suffix(".json").read_text()),
+            twin if twin != path and twin.exists() else None,
+        )
+
+    @property
+    def version(self) -> str:
+        return str(self.card.get("version"))
+
+
+@dataclass(frozen=True)
 class Outcome:
     version: str
-    path: Path
+    path: Path  # the candidate's int8 ONNX file; its card beside it
+    card: dict[str, Any]
     active: Figures
     candidate: Figures
     decision: Decision
@@ -49,7 +74,7 @@ class Outcome:
 
 
 def learn(
-    service: PredictionService, model_path: Path, output: Path, options: LearnOptions, say: Say
+    service: PredictionService, source: ActiveSource, output: Path, options: LearnOptions, say: Say
 ) -> Outcome:
     reading = read_judged(service, max_uncorrected=options.max_uncorrected)
     say(
@@ -61,39 +86,20 @@ def learn(
             "no corrections to learn from: correct wrong answers on the result pages or with "
             "POST /api/v1/predictions/<id>/feedback, then run learn again"
         )
-    active = HeadModel(onnx.load(str(model_path)))
+    active = HeadModel.from_bytes(source.onnx)
     dataset = data.load()
-    say("features of the users' uploads and of replayed data-set images")
-    users, users_labels = _features(active, trained)
-    replay, replay_labels = _replay(active, dataset, options)
-    examples = np.concatenate([users, replay])
-    labels = np.concatenate([users_labels, replay_labels])
-    weights = np.concatenate(
-        [
-            np.full(len(users), options.users_share / len(users)),
-            np.full(len(replay), (1 - options.users_share) / len(replay)),
-        ]
-    )
-    say(f"fitting the class head on {len(users)} views of uploads and {len(replay)} of data-set images")
-    head = fit_head(examples, labels, weights, active.head, options=options.fit, progress=_bar)
+    head = _fit(active, trained, dataset, options, say)
     say("checking on the test images, the studio photos and the held-back uploads")
     sets = FixedSets.build(active, dataset, output / ".sets", per_kind=options.studio_per_kind)
-    held_views = active.features([np.stack([item.picture for item in held])]) if held else np.zeros((2, 0, 1))
-    held_labels = np.array([item.label for item in held], dtype=np.int64)
+    views = active.features([np.stack([item.picture for item in held])]) if held else np.zeros((2, 0, 1))
+    labels = np.array([item.label for item in held], dtype=np.int64)
     corrected = np.array([item.corrected for item in held], dtype=bool)
-    before = figures(active.head, sets, held_views, held_labels, corrected)
-    after = figures(head, sets, held_views, held_labels, corrected)
+    before = figures(active.head, sets, views, labels, corrected)
+    after = figures(head, sets, views, labels, corrected)
     decision = decide(before, after)
-    version, path = _export(
-        active=active,
-        head=head,
-        model_path=model_path,
-        output=output,
-        gate=(before, after, decision),
-        reading=reading,
-        options=options,
-    )
-    return Outcome(version, path, before, after, decision, reading)
+    card = _card(source.card, (before, after, decision), reading, options)
+    path = _export(active.with_head(head), head, card, source, output)
+    return Outcome(card["version"], path, card, before, after, decision, reading)
 
 
 def split_by_time(judged: list[Judged], held_back_share: float) -> tuple[list[Judged], list[Judged]]:
@@ -103,101 +109,101 @@ def split_by_time(judged: list[Judged], held_back_share: float) -> tuple[list[Ju
     return judged[:cut], judged[cut:]
 
 
-def _features(model: HeadModel, judged: list[Judged]) -> tuple[np.ndarray, np.ndarray]:
-    views = model.features([np.stack([item.picture for item in judged])])
-    labels = np.array([item.label for item in judged], dtype=np.int64)
-    return np.concatenate([views[0], views[1]]), np.concatenate([labels, labels])
-
-
-def _replay(
-    model: HeadModel, dataset: data.FashionMNIST, options: LearnOptions
-) -> tuple[np.ndarray, np.ndarray]:
-    """Training images (never the test set) seen again, so that the head does not forget them."""
+def _fit(
+    active: HeadModel, trained: list[Judged], dataset: data.FashionMNIST, options: LearnOptions, say: Say
+) -> Head:
+    say("features of the users' uploads and of replayed data-set images")
+    users, users_labels = _both_views(
+        active.features([np.stack([item.picture for item in trained])]),
+        np.array([item.label for item in trained], dtype=np.int64),
+    )
+    # Training images (never the test set) seen again, so that the head does not forget them.
     train, _ = data.train_validation_split(dataset.train)
     picks = np.random.default_rng(options.seed).choice(len(train.labels), options.replay, replace=False)
-    views = model.features([train.images[picks][..., None].astype(np.float32) / 255.0])
-    labels = train.labels[picks].astype(np.int64)
+    replay, replay_labels = _both_views(
+        active.features([train.images[picks][..., None].astype(np.float32) / 255.0]),
+        train.labels[picks].astype(np.int64),
+    )
+    weights = np.concatenate(
+        [
+            np.full(len(users), options.users_share / len(users)),
+            np.full(len(replay), (1 - options.users_share) / len(replay)),
+        ]
+    )
+    say(f"fitting the class head on {len(users)} views of uploads and {len(replay)} of data-set images")
+    examples, labels = np.concatenate([users, replay]), np.concatenate([users_labels, replay_labels])
+    return fit_head(examples, labels, weights, active.head, options=options.fit, progress=_bar)
+
+
+def _both_views(views: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each picture and its mirror as two examples (the server averages the two)."""
     return np.concatenate([views[0], views[1]]), np.concatenate([labels, labels])
+
+
+def _card(
+    active: dict[str, Any], gate: tuple[Figures, Figures, Decision], reading: Reading, options: LearnOptions
+) -> dict[str, Any]:
+    before, after, decision = gate
+    return {
+        **active,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        # The features (and so the embeddings) are the learned-from version's: similar search goes on.
+        "embedding_version": active.get("embedding_version", active.get("version")),
+        "learning": {
+            "learned_from": active.get("version"),
+            "method": "class head refitted on users' corrections and uncorrected uploads, with replayed "
+            "training images; features and garment head unchanged",
+            "corrections": reading.corrections,
+            "uploads": len(reading.judged),
+            "skipped": reading.skipped,
+            "options": {
+                "held_back_share": options.held_back_share,
+                "users_share": options.users_share,
+                "replay": options.replay,
+                "steps": options.fit.steps,
+                "pull": options.fit.pull,
+            },
+            "gate": {
+                "active": before.as_dict(),
+                "candidate": after.as_dict(),
+                "passed": decision.passed,
+                "reasons": decision.reasons,
+            },
+        },
+    }
 
 
 def _export(
-    *,
-    active: HeadModel,
-    head: Head,
-    model_path: Path,
-    output: Path,
-    gate: tuple[Figures, Figures, Decision],
-    reading: Reading,
-    options: LearnOptions,
-) -> tuple[str, Path]:
+    candidate: onnx.ModelProto, head: Head, card: dict[str, Any], source: ActiveSource, output: Path
+) -> Path:
     """The candidate's int8 file (and its float twin when the active one has one), with cards."""
-    before, after, decision = gate
-    card = json.loads(model_path.with_suffix(".json").read_text())
-    data_bytes = active.with_head(head).SerializeToString()
+    data_bytes = candidate.SerializeToString()
     digest = hashlib.sha256(data_bytes).hexdigest()
-    now = datetime.now(UTC)
-    version = f"{now:%Y%m%d}-{digest[:8]}"
-    folder = output / version
+    card.update(version=f"{datetime.now(UTC):%Y%m%d}-{digest[:8]}", onnx_sha256=digest)
+    folder = output / card["version"]
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / model_path.name
+    path = folder / "fashion_cnn.int8.onnx"
     path.write_bytes(data_bytes)
-    learned = {
-        "learned_from": card.get("version"),
-        "method": "class head refitted on users' corrections and uncorrected uploads, with replayed "
-        "training images; features and garment head unchanged (learning/)",
-        "corrections": reading.corrections,
-        "uploads": len(reading.judged),
-        "skipped": reading.skipped,
-        "options": {
-            "held_back_share": options.held_back_share,
-            "users_share": options.users_share,
-            "replay": options.replay,
-            "steps": options.fit.steps,
-            "pull": options.fit.pull,
-        },
-        "gate": {
-            "active": before.as_dict(),
-            "candidate": after.as_dict(),
-            "passed": decision.passed,
-            "reasons": decision.reasons,
-        },
-    }
-    # The features (and so the embeddings) are the learned-from version's: similar search goes on.
-    embedding_version = card.get("embedding_version", card.get("version"))
-    card.update(
-        version=version,
-        created=now.isoformat(timespec="seconds"),
-        onnx_sha256=digest,
-        embedding_version=embedding_version,
-        learning=learned,
-    )
-    path.with_suffix(".json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
-    _export_float_twin(model_path, folder, head, card)
-    return version, path
+    _write_json(path.with_suffix(".json"), card)
+    if source.float_twin is not None:
+        twin = replace_class_head(onnx.load(str(source.float_twin)), head)
+        (folder / "fashion_cnn.onnx").write_bytes(twin.SerializeToString())
+        float_card = json.loads(source.float_twin.with_suffix(".json").read_text())
+        float_card.update(version=card["version"] + "-float", learning=card["learning"])
+        _write_json(folder / "fashion_cnn.json", float_card)
+    return path
 
 
-def _export_float_twin(model_path: Path, folder: Path, head: Head, card: dict) -> None:
-    twin = model_path.with_name(model_path.name.replace(".int8", ""))
-    if twin == model_path or not twin.exists():
-        return
-    float_model = replace_class_head(onnx.load(str(twin)), head)
-    (folder / twin.name).write_bytes(float_model.SerializeToString())
-    float_card = json.loads(twin.with_suffix(".json").read_text())
-    float_card.update(version=card["version"] + "-float", learning=card["learning"])
-    (folder / twin.with_suffix(".json").name).write_text(
-        json.dumps(float_card, indent=1, ensure_ascii=False) + "\n"
-    )
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
 
 
 def _bar(step: int, total: int) -> None:
-    import sys
-
     if sys.stderr.isatty() or step == total:
-        width = 30
-        filled = width * step // total
+        filled = 30 * step // total
         end = "\n" if step == total else ""
         print(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] step {step}/{total}",
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] step {step}/{total}",
             end=end,
             file=sys.stderr,
             flush=True,
