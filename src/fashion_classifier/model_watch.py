@@ -59,10 +59,7 @@ class ModelWatcher:
         while not self._stop.wait(self.every):
             if self._holder() is None:
                 return  # its app is gone
-            try:
-                self.check()
-            except Exception:  # a model that cannot open must not end the watching: try again later
-                log.exception("switching the model failed; the current one keeps answering")
+            self.check()
 
     def check(self) -> str | None:
         """Switch now if the active version changed; the version switched to (None: no switch)."""
@@ -80,6 +77,11 @@ class ModelWatcher:
         except StoreUnavailable as exc:
             if not self._complained:
                 log.warning("cannot read the active model version; the current one keeps answering: %s", exc)
+                self._complained = True
+            return None
+        except Exception:  # a version ONNX Runtime cannot open: never take a worker down for it
+            if not self._complained:
+                log.exception("cannot open the active model version; the current one keeps answering")
                 self._complained = True
             return None
         old = holder.current_model().version

@@ -6,6 +6,7 @@ on a running server in tests/e2e/test_model_switch.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -164,3 +165,17 @@ def test_the_cli_gives_status_2_and_one_line_for_an_unknown_version(
     ]
     version = json.loads(model_path.with_suffix(".json").read_text())["version"]
     assert f"{version}  active" in out
+
+
+def test_an_active_version_that_cannot_open_leaves_the_current_model_answering(
+    service: PredictionService, store: MemoryStore, seeded: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    kept = service.models.list()[0]
+    store.add_model_version(dataclasses.replace(kept, version="v-broken"), b"damaged bytes")
+    service.models.promote("v-broken")
+    with caplog.at_level(logging.ERROR):
+        watcher = service.follow_active_model(every=3600)  # at a worker's start: it starts all the same
+        assert watcher.check() is None
+    assert service.model_version == seeded and coat(service).model_version == seeded
+    assert len([r for r in caplog.records if "cannot open the active model version" in r.message]) == 1
+    watcher.stop()
