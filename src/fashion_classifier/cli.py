@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_copy(commands: Any) -> None:
     copy = commands.add_parser(
         "copy",
-        help="copy every record, correction, picture and embedding from one store into another "
+        help="copy every record, correction, picture, embedding and model version from one store into another "
         "(migrated) one: to grow, to back up, to restore; resumable, safe while the source serves",
     )
     copy.add_argument(
