@@ -55,6 +55,15 @@ class ModelRegistry:
     def active(self) -> ActiveModel | None:
         return self._store.active_model()
 
+    def read(self, version: str) -> tuple[ModelVersion, bytes]:
+        """A kept version and its ONNX bytes (e.g. the active one, for `learn` to start from)."""
+        kept, onnx = self._store.model_version(version), self._store.model_bytes(version)
+        if kept is None or onnx is None:
+            raise UnknownModelVersion(
+                f"no model version {version!r} is kept: `fashion-classifier models list` shows them"
+            )
+        return kept, onnx
+
     def register(self, onnx: bytes, card: Mapping[str, Any], *, created_by: str) -> ModelVersion:
         """Keep a new version (its ONNX bytes and model card, whose "version" names it); not promoted.
 

@@ -64,6 +64,8 @@ def test_promoting_an_unknown_version_says_so_and_changes_nothing(
 ) -> None:
     with pytest.raises(UnknownModelVersion, match=r"no model version 'v-typo'.*models list"):
         service.models.promote("v-typo")
+    with pytest.raises(UnknownModelVersion, match=r"no model version 'v-typo'"):
+        service.models.read("v-typo")
     active = service.models.active()
     assert active is not None and active.version == seeded
 
@@ -78,6 +80,8 @@ def test_promote_then_rollback_then_rollback_again(
 ) -> None:
     service.models.register(shipped, head_only_card(service, "v2"), created_by="test")
     assert service.models.promote("v2").version == "v2"
+    kept, onnx = service.models.read("v2")  # what `learn` starts from: the active version's bytes
+    assert (kept.version, kept.created_by, onnx) == ("v2", "test", shipped)
     back = service.models.rollback()
     assert (back.version, back.previous) == (seeded, "v2")
     assert service.models.rollback().version == "v2"  # a second rollback undoes the first
