@@ -88,8 +88,12 @@ class ModelRegistry:
             raise InvalidModel(f"model version {name} is kept already: a version is never replaced")
         return kept
 
-    def promote(self, version: str) -> ActiveModel:
-        """Make `version` the one every worker answers with (within MODEL_POLL_SECONDS)."""
+    def promote(self, version: str, *, replacing: str | None = None) -> ActiveModel:
+        """Make `version` the one every worker answers with (within MODEL_POLL_SECONDS).
+
+        `replacing`: only if that version still answers (`learn --promote` names the one it learnt
+        from, so that of two runs from the same version only the first promotes).
+        """
         if self._store.model_version(version) is None:
             raise UnknownModelVersion(
                 f"no model version {version!r} is kept: `fashion-classifier models list` shows them"
@@ -97,7 +101,8 @@ class ModelRegistry:
         current = self._store.active_model()
         if current is not None and current.version == version:
             return current
-        return self._move(version, expected=None if current is None else current.version)
+        expected = None if current is None else current.version
+        return self._move(version, expected=replacing if replacing is not None else expected)
 
     def rollback(self) -> ActiveModel:
         """Back to the version that answered before the last switch (a second rollback undoes the first)."""

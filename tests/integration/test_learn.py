@@ -15,8 +15,10 @@ from fashion_classifier.cli import main
 from fashion_classifier.config import Settings
 from fashion_classifier.inference import Classifier
 from fashion_classifier.labels import CLASSES
+from fashion_classifier.learning.command import active_source
 from fashion_classifier.learning.fit import FitOptions
 from fashion_classifier.learning.learn import ActiveSource, LearnOptions, learn
+from fashion_classifier.model_registry import PromotionConflict
 from fashion_classifier.preprocessing import preprocess_bytes
 from fashion_classifier.service import PredictionService
 from fashion_classifier.storage import open_store
@@ -51,9 +53,21 @@ def test_learn_makes_a_candidate_that_answers_what_users_corrected(tmp_path: Pat
     assert len(corrected) >= 5, "too few wrong answers to learn from: pick another seed"
 
     service = PredictionService.from_settings(settings, with_model=False)
+    shipped = service.models.seed(model_path, created_by="test")  # as `fashion-classifier migrate` does
+    assert shipped is not None
     outcome = learn(
-        service, ActiveSource.from_file(model_path), tmp_path / "candidates", SMALL, say=lambda _: None
+        service, active_source(service, settings), tmp_path / "candidates", SMALL, say=lambda _: None
     )
+    # Kept as a version every replica sees; of two runs that learnt from the shipped model, one promotes.
+    kept = service.models.register(outcome.path.read_bytes(), outcome.card, created_by="test")
+    rival = service.models.register(
+        outcome.path.read_bytes(), {**outcome.card, "version": "rival"}, created_by="test"
+    )
+    assert service.models.promote(kept.version, replacing=shipped.version).version == kept.version
+    with pytest.raises(PromotionConflict):
+        service.models.promote(rival.version, replacing=shipped.version)
+    active = service.models.active()
+    assert active is not None and active.version == kept.version
     service.close()
 
     card = json.loads(outcome.path.with_suffix(".json").read_text())

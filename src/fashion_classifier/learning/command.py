@@ -1,12 +1,15 @@
 """`fashion-classifier learn`: the command's options, its console output and exit status.
 
-Exit status: 0 when the candidate passed the gate, 1 when the gate refused it (the candidate is
-written all the same, with the reasons in its card), 2 when there is nothing to learn from.
+Exit status: 0 when the candidate passed the gate (and, with --promote, now answers); 1 when the
+gate refused it (with --promote: nothing kept, nothing changed); 2 when there is nothing to learn
+from, or another promotion won meanwhile.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from fashion_classifier.config import Settings
 
 if TYPE_CHECKING:
-    from fashion_classifier.learning.learn import Outcome
+    from fashion_classifier.learning.learn import ActiveSource, Outcome
+    from fashion_classifier.service import PredictionService
 
 DEFAULT_OUTPUT = Path("models/candidates")
 
@@ -22,10 +26,15 @@ DEFAULT_OUTPUT = Path("models/candidates")
 def add_learn(commands: Any) -> None:
     parser = commands.add_parser(
         "learn",
-        help="refit the model's class head on users' corrections (and the uploads nobody corrected), "
-        "check it against the active model, write it as a candidate",
+        help="refit the active model's class head on users' corrections (and the uploads nobody "
+        "corrected), check it against the active model, keep it as a candidate version",
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where candidates are written")
+    parser.add_argument(
+        "--promote", action="store_true", help="make it the active version if the gate passes"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=DEFAULT_OUTPUT, help="where candidate files are written"
+    )
     parser.add_argument(
         "--held-back", type=float, default=0.2, help="share of the newest uploads kept to check on"
     )
@@ -40,7 +49,7 @@ def add_learn(commands: Any) -> None:
 def run_learn(args: argparse.Namespace) -> int:
     # Imported here: learning needs onnx (the train extra), which serving does without.
     from fashion_classifier.learning.fit import FitOptions
-    from fashion_classifier.learning.learn import ActiveSource, LearnOptions, NothingToLearn, learn
+    from fashion_classifier.learning.learn import LearnOptions, NothingToLearn, learn
     from fashion_classifier.service import PredictionService
 
     if not 0 <= args.held_back < 1 or not 0 < args.users_share < 1:
@@ -54,14 +63,44 @@ def run_learn(args: argparse.Namespace) -> int:
     )
     service = PredictionService.from_settings(settings, with_model=False)
     try:
-        outcome = learn(service, ActiveSource.from_file(settings.model_path), args.output, options, say=_say)
+        source = active_source(service, settings)
+        outcome = learn(service, source, args.output, options, say=_say)
+        _report(outcome)
+        return _keep(service, outcome, source, promote=args.promote)
     except NothingToLearn as exc:
         print(f"fashion-classifier learn: {exc}", file=sys.stderr)
         return 2
     finally:
         service.close()
-    _report(outcome)
-    return 0 if outcome.decision.passed else 1
+
+
+def active_source(service: PredictionService, settings: Settings) -> ActiveSource:
+    """The version every worker answers with; MODEL_PATH's files on a store that keeps none yet."""
+    from fashion_classifier.learning.learn import ActiveSource
+
+    active = service.models.active()
+    from_file = ActiveSource.from_file(settings.model_path)
+    if active is None or active.version == from_file.version:
+        return from_file  # the same model, and its float twin beside it
+    kept, onnx = service.models.read(active.version)
+    return ActiveSource(onnx, dict(kept.card))
+
+
+def _keep(service: PredictionService, outcome: Outcome, source: ActiveSource, *, promote: bool) -> int:
+    if promote and not outcome.decision.passed:
+        print("not promoted, and not kept: the gate refused it (above); the active version is unchanged")
+        return 1
+    kept = service.models.register(outcome.path.read_bytes(), outcome.card, created_by=f"learn ({_user()})")
+    if not promote:
+        print(
+            f"kept as candidate {kept.version}: `fashion-classifier models promote {kept.version}` makes it answer"
+        )
+        return 0 if outcome.decision.passed else 1
+    # Only if the version learnt from still answers: of two runs from it, the first promotes.
+    replacing = source.version if service.models.active() is not None else None
+    service.models.promote(kept.version, replacing=replacing)
+    print(f"promoted {kept.version}: every worker answers with it within MODEL_POLL_SECONDS")
+    return 0
 
 
 def _report(outcome: Outcome) -> None:
@@ -80,10 +119,19 @@ def _report(outcome: Outcome) -> None:
         print(f"{name:<24}{before:>10.2%}{after:>12.2%}")
     print("non-garments: unchanged (the garment head and the features are not refitted)")
     print(f"candidate {outcome.version}: {outcome.path}")
-    if outcome.decision.passed:
-        print("gate: passed")
-    else:
-        print("gate: refused: " + "; ".join(outcome.decision.reasons))
+    skipped = outcome.card["learning"]["skipped"]
+    if skipped:
+        print(f"skipped: {json.dumps(skipped)}")
+    print(
+        "gate: passed" if outcome.decision.passed else "gate: refused: " + "; ".join(outcome.decision.reasons)
+    )
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's user with no name
+        return "unknown"
 
 
 def _say(message: str) -> None:
