@@ -37,10 +37,12 @@ def test_uploads_during_the_copy_are_taken_and_a_later_correction_by_the_next_ru
     assert during == ["during.png"] and (done.seen, done.written) == (7, 7)
     copied = open_store(target_url)
     assert "during.png" in {r.filename for r in copied.list(limit=20).records}
-    assert copied.get(first[0].id).corrected_label is None
+    copied_first = copied.get(first[0].id)
+    assert copied_first is not None and copied_first.corrected_label is None
     assert count_check(source, target).missing == {"corrections": 1}
 
     (again, _) = copy(source, target, checkpoint=checkpoint, page_size=2)
     assert (again.written, again.unchanged) == (1, 6)  # only the corrected record is written again
-    assert copied.get(first[0].id).corrected_label == "Bag"
+    copied_first = copied.get(first[0].id)
+    assert copied_first is not None and copied_first.corrected_label == "Bag"
     assert count_check(source, target).missing == {}
