@@ -82,8 +82,13 @@ def learn(
     )
     trained, held = split_by_time(reading.judged, options.held_back_share)
     if not any(item.corrected for item in trained):
+        held_note = (
+            f" ({reading.corrections} among the newest uploads, held back to check on)"
+            if reading.corrections
+            else ""
+        )
         raise NothingToLearn(
-            "no corrections to learn from: correct wrong answers on the result pages or with "
+            f"no corrections to learn from{held_note}: correct wrong answers on the result pages or with "
             "POST /api/v1/predictions/<id>/feedback, then run learn again"
         )
     active = HeadModel.from_bytes(source.onnx)
