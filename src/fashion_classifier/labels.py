@@ -36,3 +36,21 @@ def class_index(name: str) -> int:
         return CLASSES.index(name)
     except ValueError:
         raise ValueError(f"unknown class {name[:40]!r}; expected one of: {', '.join(CLASSES)}") from None
+
+# A correction that says "this is none of the ten garments". Kept as is in the store's
+# corrected_label column; its wording below. Not a class: never in CLASSES, never a class index.
+NOT_A_GARMENT = "Not a garment"
+NOT_A_GARMENT_TEXT = "Not one of the ten garments"
+NOT_A_GARMENT_TEXT_ZH = "不是这十类服装之一"
+# What a correction may say: one of the ten classes, or that the picture is not a garment.
+CORRECTIONS: tuple[str, ...] = (*CLASSES, NOT_A_GARMENT)
+
+
+def check_correction(label: str) -> str:
+    """The label if a correction may say it; ValueError naming what it may say otherwise."""
+    if label not in CORRECTIONS:
+        raise ValueError(
+            f"unknown class {label[:40]!r}; expected one of: {', '.join(CLASSES)}, or {NOT_A_GARMENT!r} "
+            "for a picture that is none of them"
+        )
+    return label

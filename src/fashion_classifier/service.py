@@ -16,7 +16,7 @@ from fashion_classifier.config import Limits, Settings
 from fashion_classifier.inference import Classifier
 from fashion_classifier.kept_copy import clean_filename, stored_copy
 from fashion_classifier.kept_jpeg import without_metadata
-from fashion_classifier.labels import class_index
+from fashion_classifier.labels import check_correction, class_index
 from fashion_classifier.preprocessing import (
     WORK_SIDE,
     ImageTooLarge,
@@ -232,8 +232,11 @@ class PredictionService(ServiceModels):
         return image
 
     def correct(self, record_id: uuid.UUID, label: str) -> Record:
-        """Keep the user's 'wrong, it is a ...' answer with the record."""
-        _check_class(label)
+        """Keep the user's 'wrong, it is a ...': a class, or labels.NOT_A_GARMENT."""
+        try:
+            check_correction(label)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
         record = self._store.set_correction(record_id, label)
         if record is None:
             raise RecordNotFound(f"no prediction with id {record_id}")
