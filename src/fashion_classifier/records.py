@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fashion_classifier.labels import CLASSES
+from fashion_classifier.labels import CLASSES, NOT_A_GARMENT
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -29,6 +29,7 @@ class Prediction:
     probabilities: tuple[float, ...]  # one per class, in CLASSES order
     # The verdict "is this one of the ten garments at all?"; None on records made before it.
     garment_score: float | None = None  # in [0, 1], higher = more like a garment
+    # False: "not a garment; closest: <label>": `label` is then only the nearest of the ten.
     is_garment: bool | None = None
 
     @classmethod
@@ -78,6 +79,16 @@ class Record:
     @property
     def label(self) -> str:
         return self.prediction.label
+
+    @property
+    def corrected_not_garment(self) -> bool:
+        """A user said the picture is none of the ten garments (corrected_label is NOT_A_GARMENT)."""
+        return self.corrected_label == NOT_A_GARMENT
+
+    @property
+    def corrected_class(self) -> str | None:
+        """The class a user gave, or None (no correction, or "not a garment")."""
+        return None if self.corrected_label in (None, NOT_A_GARMENT) else self.corrected_label
 
     @property
     def embedded_as(self) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fashion_classifier.labels import CLASSES
+from fashion_classifier.labels import CLASSES, NOT_A_GARMENT
 from fashion_classifier.records import (
     InvalidCursor,
     ModelVersion,
@@ -157,6 +157,28 @@ def test_correction_shows_in_get_list_and_export(store: PredictionStore) -> None
     assert store.list(limit=5).records[0].corrected_label == "T-shirt/top"
     assert store.list(limit=5, label="Shirt").records[0].corrected_label == "T-shirt/top"
     assert [r.id for r in store.corrected()] == [record.id]
+
+
+def test_a_not_a_garment_correction_round_trips_and_can_be_changed(store: PredictionStore) -> None:
+    judged_garment = make_record(label="Bag", garment_score=0.9)
+    judged_not = make_record(timedelta(seconds=1), label="Sandal", garment_score=0.1)
+    for record in (judged_garment, judged_not):
+        store.add(record, IMAGE)
+    said = store.set_correction(judged_garment.id, NOT_A_GARMENT)
+    assert said is not None and said.corrected_label == NOT_A_GARMENT and said.corrected_not_garment
+    store.set_correction(judged_not.id, "Sneaker")  # judged no garment, a user gives its class
+    got = store.get(judged_garment.id)
+    assert got is not None and got.corrected_label == NOT_A_GARMENT and got.corrected_class is None
+    assert got.prediction.is_garment is True  # the model's verdict stays as it answered
+    listed = {r.id: r.corrected_label for r in all_pages(store, limit=1)}
+    assert listed == {judged_garment.id: NOT_A_GARMENT, judged_not.id: "Sneaker"}
+    assert [r.id for r in all_pages(store, limit=5, garment=True)] == [judged_garment.id]
+    assert [(r.id, r.corrected_label) for r in store.corrected()] == [
+        (judged_garment.id, NOT_A_GARMENT),
+        (judged_not.id, "Sneaker"),
+    ]
+    changed = store.set_correction(judged_garment.id, "Bag")  # a user changes their mind
+    assert changed is not None and changed.corrected_label == "Bag"
 
 
 def test_migrating_again_changes_nothing(store: PredictionStore) -> None:

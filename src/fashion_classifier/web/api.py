@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from fashion_classifier.labels import CLASSES
+from fashion_classifier.labels import CLASSES, NOT_A_GARMENT
 from fashion_classifier.records import Record
 from fashion_classifier.service import BadRequest
 from fashion_classifier.storage import DEFAULT_PAGE_SIZE
@@ -159,7 +159,8 @@ def post_feedback(record_id: uuid.UUID) -> Response:
     """Correct a wrong prediction.
     ---
     post:
-      summary: Give the right class of a picture
+      summary: Give the right class of a picture, or say it is not a garment
+      description: 'A class for a wrong class, or for a picture wrongly judged not a garment; "Not a garment" for a picture wrongly judged one of the ten garments.'
       operationId: correct_prediction
       parameters:
         - {name: record_id, in: path, required: true, schema: {type: string, format: uuid}}
@@ -171,7 +172,7 @@ def post_feedback(record_id: uuid.UUID) -> Response:
               type: object
               required: [label]
               properties:
-                label: {$ref: "#/components/schemas/ClassName"}
+                label: {$ref: "#/components/schemas/Correction"}
       responses:
         "200": {description: The prediction with its correction., content: {application/json: {schema: {$ref: "#/components/schemas/Prediction"}}}}
         "400": {description: Unknown class or bad body., content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}}
@@ -182,7 +183,9 @@ def post_feedback(record_id: uuid.UUID) -> Response:
     body = _small_json()
     label = body.get("label") if isinstance(body, dict) else None
     if not isinstance(label, str):
-        raise BadRequest('send JSON like {"label": "Coat"} with one of the ten class names')
+        raise BadRequest(
+            f'send JSON like {{"label": "Coat"}} with one of the ten class names, or {{"label": "{NOT_A_GARMENT}"}}'
+        )
     return jsonify(record_json(record_feedback(record_id, label)))
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from flask import Request
 
-from fashion_classifier.labels import CLASSES, CLASSES_ZH
+from fashion_classifier.labels import (
+    CLASSES,
+    CLASSES_ZH,
+    NOT_A_GARMENT,
+    NOT_A_GARMENT_TEXT,
+    NOT_A_GARMENT_TEXT_ZH,
+)
 
 LANGUAGES = ("en", "zh")
 COOKIE = "lang"
@@ -71,6 +77,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "This does not look like one of the ten garments; closest",
         "zh": "这看起来不像十类服装中的任何一种；最接近",
     },
+    "not_garment_title": {"en": "Not a garment; closest", "zh": "不是服装；最接近"},
+    "flagged_prompt": {
+        "en": "Is it a garment after all? It is a …",
+        "zh": "其实是服装？它是…",
+    },
     "garment_score": {"en": "Garment score", "zh": "服装得分"},
     "filter_verdict": {"en": "Verdict", "zh": "判定"},
     "any_verdict": {"en": "Any picture", "zh": "全部图片"},
@@ -95,6 +106,7 @@ def translator(language: str) -> dict[str, str]:
 
 
 def class_names(language: str) -> dict[str, str]:
-    """English class name -> its name in the page's language."""
+    """English class name (or labels.NOT_A_GARMENT, as a correction may say) -> its page wording."""
     names = CLASSES_ZH if language == "zh" else CLASSES
-    return dict(zip(CLASSES, names, strict=True))
+    wording = NOT_A_GARMENT_TEXT_ZH if language == "zh" else NOT_A_GARMENT_TEXT
+    return {**dict(zip(CLASSES, names, strict=True)), NOT_A_GARMENT: wording}

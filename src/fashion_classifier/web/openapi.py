@@ -9,7 +9,7 @@ from apispec_webframeworks.flask import FlaskPlugin
 from flask import Flask
 
 from fashion_classifier import __version__
-from fashion_classifier.labels import CLASSES
+from fashion_classifier.labels import CLASSES, CORRECTIONS, NOT_A_GARMENT
 
 ERROR = {
     "type": "object",
@@ -23,6 +23,11 @@ ERROR = {
     },
 }
 CLASS_NAME = {"type": "string", "enum": list(CLASSES)}
+CORRECTION = {
+    "type": "string",
+    "enum": list(CORRECTIONS),
+    "description": f"one of the ten classes, or {NOT_A_GARMENT!r} for a picture that is none of them",
+}
 PREDICTION = {
     "type": "object",
     "required": ["id", "created_at", "filename", "label", "confidence", "probabilities", "model_version"],
@@ -30,7 +35,11 @@ PREDICTION = {
         "id": {"type": "string", "format": "uuid"},
         "created_at": {"type": "string", "format": "date-time"},
         "filename": {"type": "string"},
-        "label": CLASS_NAME,
+        "label": {
+            **CLASS_NAME,
+            "description": "the class the model gives; when is_garment is false, only the closest of the "
+            "ten (the pages say: not a garment; closest: Bag, 12%)",
+        },
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         "probabilities": {
             "type": "object",
@@ -41,12 +50,17 @@ PREDICTION = {
         "width": {"type": "integer"},
         "height": {"type": "integer"},
         # OpenAPI 3.0 has no "type": "null": a nullable enum must also list null among its values.
-        "corrected_label": {**CLASS_NAME, "enum": [*CLASSES, None], "nullable": True},
+        "corrected_label": {
+            **CORRECTION,
+            "enum": [*CORRECTIONS, None],
+            "nullable": True,
+            "description": f"what a user said it is: a class, or {NOT_A_GARMENT!r}; null when nobody corrected it",
+        },
         "is_garment": {
             "type": "boolean",
             "nullable": True,
-            "description": "whether the picture looks like one of the ten garments; null on records made "
-            "before the verdict existed",
+            "description": "whether the picture looks like one of the ten garments (false: label is only the "
+            "closest class); null on records made before the verdict existed",
         },
         "garment_score": {
             "type": "number",
@@ -100,6 +114,7 @@ def document(app: Flask) -> dict[str, Any]:
     )
     spec.components.schema("Error", ERROR)
     spec.components.schema("ClassName", CLASS_NAME)
+    spec.components.schema("Correction", CORRECTION)
     spec.components.schema("Prediction", PREDICTION)
     spec.components.schema("SimilarPredictions", SIMILAR)
     for name, view in app.view_functions.items():

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from fashion_classifier.labels import CLASSES
+from fashion_classifier.labels import CLASSES, CORRECTIONS, NOT_A_GARMENT
 from fashion_classifier.service import BadRequest
 from fashion_classifier.storage import DEFAULT_PAGE_SIZE
 from fashion_classifier.web import i18n, similar
@@ -43,6 +43,8 @@ def _page_context() -> dict[str, Any]:
         "lang": lang,
         "class_name": i18n.class_names(lang),
         "classes": CLASSES,
+        "corrections": CORRECTIONS,  # what the "Wrong? It is a ..." form offers: a class or not a garment
+        "not_a_garment": NOT_A_GARMENT,
     }
 
 
