@@ -37,6 +37,7 @@ def class_index(name: str) -> int:
     except ValueError:
         raise ValueError(f"unknown class {name[:40]!r}; expected one of: {', '.join(CLASSES)}") from None
 
+
 # A correction that says "this is none of the ten garments". Kept as is in the store's
 # corrected_label column; its wording below. Not a class: never in CLASSES, never a class index.
 NOT_A_GARMENT = "Not a garment"
