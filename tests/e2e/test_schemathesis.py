@@ -30,6 +30,7 @@ FUZZED = [
     "GET /api/v1/model",
     "GET /api/v1/predictions/{record_id}/similar",
     "POST /api/v1/search",
+    "GET /api/v1/models",
 ]
 
 

@@ -39,7 +39,7 @@ def test_the_document_is_valid_openapi(client: FlaskClient) -> None:
 def test_every_operation_has_an_id_for_client_generators(client: FlaskClient) -> None:
     document = client.get("/openapi.json").get_json()
     ids = [op["operationId"] for path in document["paths"].values() for op in path.values()]
-    assert len(ids) == 8 and len(set(ids)) == 8
+    assert len(ids) == 9 and len(set(ids)) == 9
 
 
 def test_uncorrected_and_corrected_predictions_match_the_schema(client: FlaskClient) -> None:

@@ -10,7 +10,8 @@ from flask import Flask, Request
 
 from fashion_classifier.config import Settings
 from fashion_classifier.service import PredictionService
-from fashion_classifier.web import api, errors, metrics, ops, pages, security
+from fashion_classifier.web import api, errors, metrics, models_page, ops, pages, security
+from fashion_classifier.web import models_api as _models_api  # noqa: F401 - its route joins the api blueprint
 from fashion_classifier.web import similar as _similar  # noqa: F401 - its routes join the api blueprint
 
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["service"] = PredictionService.from_settings(settings)
 
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(models_page.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(ops.blueprint)
     errors.register(app)

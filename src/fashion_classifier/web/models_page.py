@@ -1,0 +1,63 @@
+"""The models page (/models): the kept versions with their figures, and the share of answers corrected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, render_template
+
+from fashion_classifier.correction_shares import (
+    CACHE_SECONDS,
+    WINDOW,
+    CorrectionShares,
+    SharesCache,
+    correction_shares,
+)
+from fashion_classifier.model_overview import FIGURES, ModelsOverview, overview
+from fashion_classifier.web.i18n_models import MODELS_TEXTS
+from fashion_classifier.web.inputs import ensure_schema, service
+
+blueprint = Blueprint("models", __name__)
+blueprint.before_request(ensure_schema)
+CACHE_KEY = "correction_shares"
+# The chart's geometry (SVG user units): a row per class, its name, its bar, its figures.
+CHART = {"row": 26, "label": 132, "bar": 210, "width": 480}
+
+
+@blueprint.app_context_processor
+def _models_texts() -> dict[str, Any]:
+    """`tm`: this page's texts (and the navigation's link to it) in the page's language."""
+    lang = g.get("lang", "en")
+    return {"tm": {key: texts[lang] for key, texts in MODELS_TEXTS.items()}}
+
+
+def shares() -> CorrectionShares:
+    """The corrected shares of this process, counted at most once every CORRECTION_SHARES_SECONDS."""
+    cache = current_app.extensions.get(CACHE_KEY)
+    if cache is None:
+        reader = service()
+        fresh = SharesCache(lambda: correction_shares(reader, window=WINDOW), seconds=shares_cache_seconds())
+        cache = current_app.extensions.setdefault(CACHE_KEY, fresh)
+    found: CorrectionShares = cache.get()
+    return found
+
+
+def shares_cache_seconds() -> float:
+    """How long a worker keeps the count: CORRECTION_SHARES_SECONDS in the app's config (tests), else a minute."""
+    return float(current_app.config.get("CORRECTION_SHARES_SECONDS", CACHE_SECONDS))
+
+
+def models_overview() -> ModelsOverview:
+    return overview(service().models)
+
+
+@blueprint.get("/models")
+def models_page() -> str:
+    return render_template(
+        "models.html",
+        overview=models_overview(),
+        answering=service().model_version,
+        shares=shares(),
+        figures=FIGURES,
+        chart=CHART,
+    )
