@@ -14,6 +14,7 @@ from fashion_classifier.config import Settings
 from fashion_classifier.evaluation import evaluate, save_confusion_png
 from fashion_classifier.inference import Classifier
 from fashion_classifier.preprocessing import InvalidImage, preprocess_bytes
+from fashion_classifier.records import Record
 from fashion_classifier.training import data
 
 PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
@@ -101,36 +102,67 @@ def spreadsheet_safe(text: str) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
+# The folder and label_index of a picture a user said is none of the ten garments: a consumer
+# that reads label_index as a class must skip it (or train a "garment or not" head on it).
+NOT_A_GARMENT_FOLDER, NOT_A_GARMENT_INDEX = "not_a_garment", -1
+
+
 def export_feedback(settings: Settings, output: Path) -> int:
-    """Corrected pictures as <output>/<class>/<id>.<ext> plus labels.csv, ready for retraining."""
-    from fashion_classifier.labels import class_index
+    """Corrected pictures as <output>/<class index or not_a_garment>/<id>.<ext> plus labels.csv."""
     from fashion_classifier.service import PredictionService
 
     service = PredictionService.from_settings(settings, with_model=False)
     output.mkdir(parents=True, exist_ok=True)
-    count = 0
+    count = none_of_them = 0
     with (output / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", "label", "label_index", "predicted", "model_version", "original_filename"])
+        writer.writerow(
+            [
+                "file",
+                "label",
+                "label_index",
+                "is_garment",
+                "predicted",
+                "predicted_is_garment",
+                "model_version",
+                "original_filename",
+            ]
+        )
         for record, image in service.corrected_pictures():
-            if record.corrected_label is None:  # corrected_pictures() yields none such; for the type
-                continue
+            folder, index = _export_class(record)
             suffix = ".png" if image.content_type == "image/png" else ".jpg"
             # Our own id names the file: the client's file name is data, never a path.
-            relative = Path(f"{class_index(record.corrected_label)}") / f"{record.id}{suffix}"
+            relative = Path(folder) / f"{record.id}{suffix}"
             (output / relative).parent.mkdir(exist_ok=True)
             (output / relative).write_bytes(image.data)
+            verdict = record.prediction.is_garment
             writer.writerow(
                 [
                     relative.as_posix(),
                     record.corrected_label,
-                    class_index(record.corrected_label),
+                    index,
+                    "false" if record.corrected_not_garment else "true",
                     record.label,
+                    "" if verdict is None else str(verdict).lower(),
                     record.model_version,
                     spreadsheet_safe(record.filename),
                 ]
             )
             count += 1
+            none_of_them += record.corrected_not_garment
     service.close()
-    print(f"{count} corrected pictures written to {output} (labels in labels.csv)")
+    print(
+        f"{count} corrected pictures written to {output} (labels in labels.csv; "
+        f"{none_of_them} said to be no garment, in {NOT_A_GARMENT_FOLDER}/ with label_index {NOT_A_GARMENT_INDEX})"
+    )
     return 0
+
+
+def _export_class(record: Record) -> tuple[str, int]:
+    """The folder and label_index of a corrected record."""
+    from fashion_classifier.labels import class_index
+
+    if record.corrected_not_garment:
+        return NOT_A_GARMENT_FOLDER, NOT_A_GARMENT_INDEX
+    index = class_index(record.corrected_label or "")  # corrected_pictures() yields corrected ones only
+    return str(index), index
