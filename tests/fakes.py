@@ -17,6 +17,7 @@ import numpy as np
 
 from fashion_classifier.records import ActiveModel, Cursor, ModelVersion, Neighbour, Page, Record, StoredImage
 from fashion_classifier.storage import DEFAULT_PAGE_SIZE, LATEST_VERSION, PredictionStore, StoreUnavailable
+from fashion_classifier.storage.base import LoggedCorrection
 from fashion_classifier.storage.migrations import require_serving
 from fashion_classifier.storage.rows import fetch_size, page_of
 from fashion_classifier.storage.similar import similarity, storable
@@ -29,6 +30,7 @@ class MemoryStore(PredictionStore):
         self.embeddings: dict[tuple[uuid.UUID, str], tuple[float, ...]] = {}  # (id, model version)
         self.models: dict[str, tuple[ModelVersion, bytes]] = {}
         self.active: ActiveModel | None = None
+        self.correction_entries: builtins.list[LoggedCorrection] = []
         self.down = False
         self.version = LATEST_VERSION  # a test sets 0 to play a store nobody has migrated
         self._lock = threading.Lock()
@@ -101,6 +103,14 @@ class MemoryStore(PredictionStore):
 
     def corrected(self) -> builtins.list[Record]:
         return sorted((r for r in self.records.values() if r.corrected_label), key=lambda r: r.created_at)
+
+    def log_correction(self, entry: LoggedCorrection) -> None:
+        self._check()
+        self.correction_entries.append(entry)
+
+    def correction_log(self, record_ids: Sequence[uuid.UUID]) -> builtins.list[LoggedCorrection]:
+        wanted = set(record_ids)
+        return sorted((e for e in self.correction_entries if e.record_id in wanted), key=lambda e: e.at)
 
     def similar(self, vector: Sequence[float], *, model_version: str, limit: int) -> builtins.list[Neighbour]:
         self._check()

@@ -6,13 +6,14 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cassandra.cluster import Cluster
 
 from fashion_classifier.storage import LATEST_VERSION, PredictionStore, SchemaNotReady, open_store
+from fashion_classifier.storage.base import LoggedCorrection
 from fashion_classifier.storage.cassandra_schema import DDL_TIMEOUT_S
 from fashion_classifier.storage.migrations import BASELINE_CQL, BASELINE_SQLITE
 from tests.cassandra_node import cassandra_test_url, ensure_node
@@ -60,14 +61,20 @@ def test_a_fresh_store_refuses_to_serve_until_migrated(opened: PredictionStore) 
     assert opened.schema_version() == 0
     with pytest.raises(SchemaNotReady, match="run `fashion-classifier migrate`"):
         opened.check_schema()
-    assert opened.migrate() == ["1 baseline", "2 garment verdict", "3 embeddings", "4 model versions"]
+    assert opened.migrate() == [
+        "1 baseline",
+        "2 garment verdict",
+        "3 embeddings",
+        "4 model versions",
+        "5 correction log",
+    ]
     assert opened.schema_version() == LATEST_VERSION
 
 
 def test_migrating_step_by_step_ends_where_one_run_does(opened: PredictionStore) -> None:
     assert opened.migrate(target=1) == ["1 baseline"]
     assert opened.schema_version() == 1
-    assert opened.migrate() == ["2 garment verdict", "3 embeddings", "4 model versions"]
+    assert opened.migrate() == ["2 garment verdict", "3 embeddings", "4 model versions", "5 correction log"]
     with pytest.raises(ValueError, match="no schema version 9"):
         opened.migrate(target=9)
 
@@ -83,6 +90,7 @@ def test_a_store_made_before_migrations_keeps_its_records(url: str) -> None:
         "2 garment verdict",
         "3 embeddings",
         "4 model versions",
+        "5 correction log",
     ]  # the baseline is there already
 
     store = open_store(url, consistency="ONE")  # a new process: sees version 2 at once
@@ -105,6 +113,7 @@ def test_two_sqlite_migrators_at_once_apply_each_migration_once(tmp_path: Path) 
         "2 garment verdict",
         "3 embeddings",
         "4 model versions",
+        "5 correction log",
     ]
     assert open_store(url).schema_version() == LATEST_VERSION
 
@@ -123,7 +132,7 @@ def test_cassandra_migration_cut_short_can_run_again() -> None:
         )
     finally:
         cluster.shutdown()
-    assert store.migrate() == ["2 garment verdict", "3 embeddings", "4 model versions"]
+    assert store.migrate() == ["2 garment verdict", "3 embeddings", "4 model versions", "5 correction log"]
     record = make_record(garment_score=0.3)
     store.add(record, IMAGE)
     assert store.get(record.id) == record
@@ -147,3 +156,31 @@ def test_a_store_being_upgraded_still_serves_at_the_baseline() -> None:
         store.check_schema()  # serves: no SchemaNotReady
     finally:
         store.close()
+
+
+def test_the_correction_log_keeps_who_and_when_from_version_5_on(url: str, opened: PredictionStore) -> None:
+    """Below version 5 a correction is kept and nothing is logged; after `migrate`, each is logged."""
+    opened.migrate(target=4)
+    record = make_record()
+    opened.add(record, IMAGE)
+    opened.set_correction(record.id, "Coat")
+    at = datetime(2026, 12, 6, 1, 2, 3, 456000, tzinfo=UTC)
+    opened.log_correction(LoggedCorrection(record.id, at, "client-a", "Coat"))  # the previous schema: a no-op
+    assert opened.correction_log([record.id]) == []
+
+    assert opened.migrate() == ["5 correction log"]
+    store = open_store(url, consistency="ONE")  # a new process: sees version 5 at once
+    other = make_record(timedelta(minutes=1))
+    store.add(other, IMAGE)
+    entries = [
+        LoggedCorrection(record.id, at + timedelta(seconds=1), "client-a", "Shirt"),
+        LoggedCorrection(other.id, at + timedelta(seconds=2), "client-b", "Bag"),
+        LoggedCorrection(record.id, at + timedelta(seconds=3), "client-b", "Coat"),
+    ]
+    for entry in entries:
+        store.log_correction(entry)
+    store.log_correction(entries[0])  # sent twice (a retry): kept once
+    assert store.correction_log([record.id, other.id, uuid.uuid4()]) == entries
+    assert store.correction_log([other.id]) == [entries[1]]
+    assert store.correction_log([]) == []
+    store.close()

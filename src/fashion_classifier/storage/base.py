@@ -5,6 +5,8 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from fashion_classifier.records import ActiveModel, ModelVersion, Neighbour, Page, Record, StoredImage
@@ -15,6 +17,16 @@ MAX_PAGE_SIZE = 100
 
 class StoreUnavailable(RuntimeError):
     """The database cannot be reached or did not answer; the caller may retry later."""
+
+
+@dataclass(frozen=True)
+class LoggedCorrection:
+    """One correction as the log keeps it: which record, when, who (a keyed hash), which class."""
+
+    record_id: uuid.UUID
+    at: datetime
+    client: str
+    label: str
 
 
 class PredictionStore(Protocol):
@@ -110,6 +122,14 @@ class PredictionStore(Protocol):
         A compare-and-set: of two promotions at once, exactly one wins. The caller checks that
         `version` exists.
         """
+
+    # -- the correction log (schema version 5; below it nothing is logged or read) ------------
+
+    def log_correction(self, entry: LoggedCorrection) -> None:
+        """Keep who sent a correction and when; on an older schema, nothing (corrections still work)."""
+
+    def correction_log(self, record_ids: Sequence[uuid.UUID]) -> builtins.list[LoggedCorrection]:
+        """The logged corrections of these records, oldest first (none below schema version 5)."""
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers now."""

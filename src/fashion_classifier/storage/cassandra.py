@@ -26,6 +26,7 @@ from fashion_classifier.storage.base import DEFAULT_PAGE_SIZE
 from fashion_classifier.storage.cassandra_calls import UNAVAILABLE, DeadlineExceeded
 from fashion_classifier.storage.cassandra_connection import CassandraConnection
 from fashion_classifier.storage.cassandra_copy import CassandraTransfer
+from fashion_classifier.storage.cassandra_corrections import CassandraCorrections
 from fashion_classifier.storage.cassandra_models import CassandraModels
 from fashion_classifier.storage.cassandra_rows import (
     bucket_of,
@@ -42,7 +43,9 @@ from fashion_classifier.storage.rows import fetch_size, page_of, record_values
 log = logging.getLogger(__name__)
 
 
-class CassandraStore(CassandraConnection, CassandraSimilarity, CassandraTransfer, CassandraModels):
+class CassandraStore(
+    CassandraConnection, CassandraSimilarity, CassandraTransfer, CassandraModels, CassandraCorrections
+):
     """PredictionStore on Cassandra (the connection itself: cassandra_connection.py)."""
 
     # -- schema -----------------------------------------------------------------------------

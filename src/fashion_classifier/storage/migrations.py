@@ -131,6 +131,27 @@ MIGRATIONS: tuple[Migration, ...] = (
                 pointer text PRIMARY KEY, version text, previous text, since timestamp)""",
         ),
     ),
+    # Who sent each correction, and when (storage/sqlite_corrections.py, cassandra_corrections.py):
+    # `learn` caps how much one client or one burst weighs. `client` is a keyed hash of the
+    # client's address, never the address. One row per correction, beside the records (whose
+    # write path is unchanged); Cassandra: one partition per record, every column set (no nulls).
+    Migration(
+        5,
+        "correction log",
+        (
+            """CREATE TABLE correction_log (
+                record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+                at INTEGER NOT NULL,                 -- milliseconds since the epoch, UTC
+                client TEXT NOT NULL,                -- keyed hash of the client's address
+                label TEXT NOT NULL,
+                PRIMARY KEY (record_id, at, client)
+            )""",
+        ),
+        (
+            """CREATE TABLE IF NOT EXISTS {ks}.correction_log (
+                record_id uuid, at timestamp, client text, label text, PRIMARY KEY (record_id, at, client))""",
+        ),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 # Serving needs the baseline only: on an older schema it writes no verdict, so the previous
@@ -139,6 +160,7 @@ MIN_SERVING_VERSION = 1
 GARMENT_VERSION = 2
 SIMILAR_VERSION = 3
 MODELS_VERSION = 4
+CORRECTION_LOG_VERSION = 5
 EMBEDDING_SIZE = 256  # the vector column's dimension (the model's `embedding` output)
 
 

@@ -33,6 +33,7 @@ from fashion_classifier.storage.rows import (
     record_values,
 )
 from fashion_classifier.storage.sqlite_copy import SQLiteTransfer
+from fashion_classifier.storage.sqlite_corrections import SQLiteCorrections
 from fashion_classifier.storage.sqlite_models import SQLiteModels
 from fashion_classifier.storage.sqlite_similar import SQLiteSimilarity
 
@@ -44,7 +45,7 @@ ENCODE: Codec = {"id": str, "created_at": to_millis, "probabilities": json.dumps
 DECODE: Codec = {"id": uuid.UUID, "created_at": from_millis, "probabilities": json.loads, "is_garment": bool}
 
 
-class SQLiteStore(SQLiteSimilarity, SQLiteTransfer, SQLiteModels):
+class SQLiteStore(SQLiteSimilarity, SQLiteTransfer, SQLiteModels, SQLiteCorrections):
     """PredictionStore on one SQLite file; safe across threads and gunicorn workers."""
 
     def __init__(self, path: Path) -> None:
