@@ -58,6 +58,9 @@ class Settings:
     # How often each worker reads the store's active model version (a promotion reaches all
     # workers within this many seconds, plus the time to load the new model).
     model_poll_seconds: int = 10
+    # The key of the hash that stands for a client's address in the correction log (the same on
+    # every replica); unset: a key kept in data/client.key, made on first use.
+    client_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +81,7 @@ class Settings:
             metrics_dir=_path(env, METRICS_DIR_VARIABLE),
             fashion_mnist_dir=_path(env, "FASHION_MNIST_DIR"),
             model_poll_seconds=_int(env, "MODEL_POLL_SECONDS", defaults.model_poll_seconds),
+            client_key=env.get("CLIENT_KEY") or None,
         )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from fashion_classifier import similar
+from fashion_classifier.clients import ClientHasher
 from fashion_classifier.config import Limits, Settings
 from fashion_classifier.inference import Classifier
 from fashion_classifier.kept_copy import clean_filename, stored_copy
@@ -25,9 +28,18 @@ from fashion_classifier.preprocessing import (
     pixel_count,
     to_model_input,
 )
-from fashion_classifier.records import Neighbour, Page, Record, StoredImage, new_record_id, record_time
+from fashion_classifier.records import (
+    Neighbour,
+    Page,
+    Record,
+    StoredImage,
+    from_millis,
+    new_record_id,
+    record_time,
+)
 from fashion_classifier.service_models import ServiceModels
 from fashion_classifier.storage import MAX_PAGE_SIZE, PredictionStore, StoreUnavailable, store_from_settings
+from fashion_classifier.storage.base import LoggedCorrection
 
 __all__ = ["BadRequest", "Limits", "PredictionService", "RecordNotFound", "Upload"]
 log = logging.getLogger(__name__)
@@ -70,16 +82,19 @@ class PredictionService(ServiceModels):
         store: PredictionStore,
         *,
         limits: Limits | None = None,
+        clients: ClientHasher | None = None,
     ) -> None:
         self._classifier = classifier  # None: opened for store work only (migrate, export)
         self._store = store
         self._limits = limits or Limits()
+        self._clients = clients or ClientHasher(secrets.token_bytes(32))
 
     @classmethod
     def from_settings(cls, settings: Settings, *, with_model: bool = True) -> PredictionService:
         """The model (unless `with_model` is false) and the store that `settings` name; the store connects lazily."""
         classifier = Classifier.load(settings.model_path) if with_model else None
-        return cls(classifier, store_from_settings(settings), limits=settings.limits)
+        clients = ClientHasher.from_settings(settings)
+        return cls(classifier, store_from_settings(settings), limits=settings.limits, clients=clients)
 
     # -- what the web app's probes and pages ask (the model's side: service_models.py) -----------
 
@@ -231,7 +246,7 @@ class PredictionService(ServiceModels):
             raise RecordNotFound(f"no picture for prediction {record_id}")
         return image
 
-    def correct(self, record_id: uuid.UUID, label: str) -> Record:
+    def correct(self, record_id: uuid.UUID, label: str, *, client: str | None = None) -> Record:
         """Keep the user's 'wrong, it is a ...': a class, or labels.NOT_A_GARMENT."""
         try:
             check_correction(label)
@@ -240,7 +255,14 @@ class PredictionService(ServiceModels):
         record = self._store.set_correction(record_id, label)
         if record is None:
             raise RecordNotFound(f"no prediction with id {record_id}")
+        # Who (`client`, the sender's address: the log keeps a keyed hash of it) and when.
+        at = from_millis(time.time_ns() // 1_000_000)  # milliseconds, as both stores keep times
+        self._store.log_correction(LoggedCorrection(record_id, at, self._clients(client), label))
         return record
+
+    def correction_log(self, record_ids: Sequence[uuid.UUID]) -> list[LoggedCorrection]:
+        """Who sent the corrections of these records, and when (none made before the log existed)."""
+        return self._store.correction_log(record_ids)
 
     def similar(self, record_id: uuid.UUID, *, limit: int) -> list[Neighbour]:
         """Past uploads that look like this record's picture, closest first (not the record itself)."""

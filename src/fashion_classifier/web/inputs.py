@@ -9,6 +9,7 @@ from flask import current_app, request
 from fashion_classifier.records import Page, Record
 from fashion_classifier.service import BadRequest, PredictionService, Upload
 from fashion_classifier.web import metrics
+from fashion_classifier.web.client import client_address
 
 
 def service() -> PredictionService:
@@ -68,7 +69,7 @@ def history_page(*, limit: int) -> Page:
 
 def record_feedback(record_id: uuid.UUID, label: str) -> Record:
     """Keep a user's 'wrong, it is a ...' answer and count it."""
-    record = service().correct(record_id, label)
+    record = service().correct(record_id, label, client=client_address())
     metrics.FEEDBACK.inc()
     return record
 
