@@ -51,6 +51,7 @@ def every_page(record_ids: list[str]) -> dict[str, str]:
         "result": f"/results?ids={','.join(record_ids)}",
         "record": f"/records/{record_ids[1]}?thanks=1",
         "history": "/history",
+        "models": "/models",
         "api console": "/docs",
         "error": f"/records/{uuid.uuid4()}",
     }
