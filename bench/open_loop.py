@@ -73,6 +73,7 @@ def attack(target: Target, rate: int, seconds: int, folder: Path) -> dict[str, f
         ).stdout
     )
     latencies = report["latencies"]
+    per_second = per_second_p99(results)
     answered = sum(n for code, n in report["status_codes"].items() if code.startswith("2"))
     requests = int(report["requests"])
     return {
@@ -88,9 +89,24 @@ def attack(target: Target, rate: int, seconds: int, folder: Path) -> dict[str, f
         "loadgen_cpu_ms": (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         / max(requests, 1)
         * 1000,
+        "worst_second_p99": max(per_second, default=0.0),
+        # A flush or a pause lasts a second or less: in a 30 s point it can hide under p99.
+        "seconds_over_bound": sum(p99 > P99_BOUND_MS for p99 in per_second),
         "codes": report["status_codes"],
         "errors": (report.get("errors") or [])[:5],
     }
+
+
+def per_second_p99(results: Path) -> list[float]:
+    """p99 of the requests due in each second of the attack (ms)."""
+    text = subprocess.run(
+        [str(vegeta()), "encode", "--to", "csv", str(results)], check=True, capture_output=True, text=True
+    ).stdout
+    seconds: dict[int, list[float]] = {}
+    for line in text.splitlines():
+        fields = line.split(",", 3)
+        seconds.setdefault(int(fields[0]) // 10**9, []).append(int(fields[2]) / 1e6)
+    return [sorted(v)[min(len(v) - 1, int(len(v) * 0.99))] for v in seconds.values()]
 
 
 def holds(point: dict[str, float]) -> bool:

@@ -2,6 +2,7 @@
 
 Writes docs/benchmarks/open_loop.{json,md,png}. Environment: BENCH_POINT_SECONDS (30),
 BENCH_ONLY (comma-separated server/store names to run, e.g. "ours/cassandra"; all by default),
+BENCH_INPUTS (comma-separated inputs, e.g. "jpeg-640x480"; both by default),
 CASSANDRA_NODE_OFFSET (which local node; see bench/service.py).
 """
 
@@ -35,10 +36,12 @@ from service import (
 
 SECONDS = int(os.environ.get("BENCH_POINT_SECONDS", "30"))
 WARM_UP_SECONDS = 5
-# Steps of about 25% (the R10 series): 25 -> 50 could not tell two servers apart.
+# Steps of about 25% (the R10 series): 25 -> 50 could not tell two servers apart. The ladders
+# start where every server but the seed-style baseline has held in every run since 2026-11-26
+# (30 s points make each step cost half a minute).
 RATES = {
-    "jpeg-640x480": [10, 16, 20, 25, 32, 40, 50, 63, 80, 100, 125, 160, 200, 250, 320, 400, 500, 630],
-    "png-28x28": [20, 32, 40, 50, 63, 80, 100, 125, 160, 200, 250, 320, 400, 500, 630, 800, 1000],
+    "jpeg-640x480": [40, 50, 63, 80, 100, 125, 160, 200, 250, 320, 400, 500, 630],
+    "png-28x28": [63, 80, 100, 125, 160, 200, 250, 320, 400, 500, 630, 800, 1000],
 }
 SEED_RATES = [1, 2, 5, 10, 20, 50]
 PEER_REQUIREMENTS = ROOT / "bench" / "peers" / "requirements.txt"
@@ -78,7 +81,11 @@ def setups(folder: Path) -> list[tuple[str, str, dict[str, str], list[str], list
         ),
     ]
     only = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
-    return [s for s in everything if not only or f"{s[0]}/{s[1]}" in only or s[0] in only]
+    chosen = [s for s in everything if not only or f"{s[0]}/{s[1]}" in only or s[0] in only]
+    inputs = {name for name in os.environ.get("BENCH_INPUTS", "").split(",") if name}
+    if inputs:
+        chosen = [(k, st, env, [n for n in names if n in inputs], r) for k, st, env, names, r in chosen]
+    return [s for s in chosen if s[3]]
 
 
 def run() -> None:
@@ -175,8 +182,13 @@ def render(report: dict) -> str:  # type: ignore[type-arg]
         "",
         "## Highest rate held",
         "",
-        "| server | store | input | uploads/s held | p99 there (ms) | server CPU ms/upload | Cassandra CPU ms/upload |",
-        "|---|---|---|---|---|---|---|",
+        "CPU per upload at the rate held (or, where none was, at the first rate); the ceiling is "
+        "what the machine's cores could carry at that CPU per upload (server, node and vegeta), "
+        "with no time left over for anything else.",
+        "",
+        "| server | store | input | uploads/s held | p99 there (ms) | server CPU ms/upload | Cassandra CPU ms/upload "
+        "| vegeta CPU ms/upload | CPU-bound ceiling (uploads/s) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for line in lines(report):
         rate, at = held(report, line)
@@ -184,25 +196,27 @@ def render(report: dict) -> str:  # type: ignore[type-arg]
             first = points(report, line)[0]
             out.append(
                 f"| {line[0]} | {line[1]} | {line[2]} | none (at {first['offered']}/s: p99 {first['p99']:.0f} ms, "
-                f"{first['throughput']:.1f} ok/s) | - | {first['server_cpu_ms']:.2f} | {first['cassandra_cpu_ms']:.2f} |"
+                f"{first['throughput']:.1f} ok/s) | - | {cpu_columns(first)} |"
             )
             continue
         out.append(
-            f"| {line[0]} | {line[1]} | {line[2]} | **{rate}** | {at['p99']:.1f} | {at['server_cpu_ms']:.2f} "
-            f"| {at['cassandra_cpu_ms']:.2f} |"
+            f"| {line[0]} | {line[1]} | {line[2]} | **{rate}** | {at['p99']:.1f} | {cpu_columns(at)} |"
         )
+    out += ratios(report)
     out += [
         "",
         "## Every point",
         "",
         "| server | store | input | offered/s | ok/s | not 2xx | p50 ms | p90 ms | p99 ms | max ms "
-        "| server CPU ms/req | Cassandra CPU ms/req | vegeta CPU ms/req | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| seconds over 100 ms | worst second's p99 ms | server CPU ms/req | Cassandra CPU ms/req "
+        "| vegeta CPU ms/req | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
         out.append(
             f"| {r['server']} | {r['store']} | {r['input']} | {r['offered']} | {r['throughput']:.1f} | {r['not_ok']} "
-            f"| {r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} | {r['max']:.0f} | {r['server_cpu_ms']:.2f} "
+            f"| {r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} | {r['max']:.0f} "
+            f"| {r.get('seconds_over_bound', '-')} | {r.get('worst_second_p99', float('nan')):.0f} | {r['server_cpu_ms']:.2f} "
             f"| {r['cassandra_cpu_ms']:.2f} | {r['loadgen_cpu_ms']:.2f} | {r['load_average']:.1f} |"
         )
     out += [
@@ -212,6 +226,39 @@ def render(report: dict) -> str:  # type: ignore[type-arg]
         "",
     ]
     return "\n".join(out)
+
+
+def cpu_columns(point: dict) -> str:  # type: ignore[type-arg]
+    total = point["server_cpu_ms"] + point["cassandra_cpu_ms"] + point["loadgen_cpu_ms"]
+    ceiling = (os.cpu_count() or 1) * 1000 / total if total else float("nan")
+    return (
+        f"{point['server_cpu_ms']:.2f} | {point['cassandra_cpu_ms']:.2f} | {point['loadgen_cpu_ms']:.2f} "
+        f"| {ceiling:.0f}"
+    )
+
+
+def ratios(report: dict) -> list[str]:  # type: ignore[type-arg]
+    """Ours against each peer on the same input, in the same run: held rate and server CPU."""
+    out = ["", "## Ours beside the peers (same run, same input)", ""]
+    out += [
+        "| ours on | input | peer | held: ours / peer | server CPU per upload: ours / peer |",
+        "|---|---|---|---|---|",
+    ]
+    found = False
+    for ours in (line for line in lines(report) if line[0] == "ours"):
+        for peer in (
+            line for line in lines(report) if line[0] in ("bentoml", "litserve") and line[2] == ours[2]
+        ):
+            (rate, at), (peer_rate, peer_at) = held(report, ours), held(report, peer)
+            if at is None or peer_at is None or not peer_rate:
+                continue
+            found = True
+            out.append(
+                f"| {ours[1]} | {ours[2]} | {peer[0]} | {rate} / {peer_rate} = **{rate / peer_rate:.2f}** "
+                f"| {at['server_cpu_ms']:.2f} / {peer_at['server_cpu_ms']:.2f} = "
+                f"{at['server_cpu_ms'] / peer_at['server_cpu_ms']:.2f} |"
+            )
+    return out if found else []
 
 
 def plot(report: dict) -> None:  # type: ignore[type-arg]
