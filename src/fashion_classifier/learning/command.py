@@ -11,6 +11,7 @@ import argparse
 import getpass
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,16 @@ def add_learn(commands: Any) -> None:
     )
     parser.add_argument("--max-uncorrected", type=int, default=5000, help="newest uncorrected uploads read")
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument(
+        "--client-share", type=float, default=0.05, help="most of the corrections' weight one client may hold"
+    )
+    parser.add_argument(
+        "--burst-share",
+        type=float,
+        default=0.10,
+        help="most of it the corrections of one burst window may hold",
+    )
+    parser.add_argument("--burst-minutes", type=float, default=10.0, help="a burst window, in minutes")
     parser.set_defaults(run=run_learn)
 
 
@@ -50,16 +61,24 @@ def run_learn(args: argparse.Namespace) -> int:
     # Imported here: learning needs onnx (the train extra), which serving does without.
     from fashion_classifier.learning.fit import FitOptions
     from fashion_classifier.learning.learn import LearnOptions, NothingToLearn, learn
+    from fashion_classifier.learning.weights import CapOptions
     from fashion_classifier.service import PredictionService
 
     if not 0 <= args.held_back < 1 or not 0 < args.users_share < 1:
         raise ValueError("--held-back must be in [0, 1) and --users-share in (0, 1)")
+    if not (0 < args.client_share <= 1 and 0 < args.burst_share <= 1 and args.burst_minutes > 0):
+        raise ValueError("--client-share and --burst-share must be in (0, 1], --burst-minutes above 0")
     settings = Settings.from_env()
     options = LearnOptions(
         held_back_share=args.held_back,
         users_share=args.users_share,
         max_uncorrected=args.max_uncorrected,
         fit=FitOptions(steps=args.steps),
+        caps=CapOptions(
+            client_share=args.client_share,
+            burst_share=args.burst_share,
+            burst_window=timedelta(minutes=args.burst_minutes),
+        ),
     )
     service = PredictionService.from_settings(settings, with_model=False)
     try:
@@ -119,6 +138,11 @@ def _report(outcome: Outcome) -> None:
         print(f"{name:<24}{before:>10.2%}{after:>12.2%}")
     print("non-garments: unchanged (the garment head and the features are not refitted)")
     print(f"candidate {outcome.version}: {outcome.path}")
+    capped = outcome.card["learning"]["capped"]
+    print(
+        f"corrections capped: {len(capped['capped_clients'])} clients, {len(capped['capped_bursts'])} bursts; "
+        f"{capped['corrections']} corrections weigh as {capped['weight']}"
+    )
     skipped = outcome.card["learning"]["skipped"]
     if skipped:
         print(f"skipped: {json.dumps(skipped)}")

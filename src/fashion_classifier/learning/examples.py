@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,7 @@ class Judged:
     picture: np.ndarray  # the model input, (28, 28, 1)
     label: int
     corrected: bool
+    record_id: uuid.UUID | None = None  # to look up who sent its correction (learning/weights.py)
 
 
 @dataclass
@@ -56,7 +58,13 @@ def read_judged(service: PredictionService, *, max_uncorrected: int) -> Reading:
         picture = _picture(service, record, reading)
         if picture is not None:
             reading.judged.append(
-                Judged(record.created_at, picture, CLASSES.index(label), record.corrected_label is not None)
+                Judged(
+                    record.created_at,
+                    picture,
+                    CLASSES.index(label),
+                    record.corrected_label is not None,
+                    record.id,
+                )
             )
     reading.judged.sort(key=lambda item: item.created_at)
     return reading

@@ -18,6 +18,7 @@ from fashion_classifier.learning.examples import Judged, Reading, read_judged
 from fashion_classifier.learning.fit import FitOptions, fit_head
 from fashion_classifier.learning.gate import STUDIO_PER_KIND, Decision, Figures, FixedSets, decide, figures
 from fashion_classifier.learning.heads import Head, HeadModel, replace_class_head
+from fashion_classifier.learning.weights import CapOptions, Capping, weigh_corrections
 from fashion_classifier.service import PredictionService
 from fashion_classifier.training import data
 
@@ -38,6 +39,7 @@ class LearnOptions:
     seed: int = 0
     studio_per_kind: int = STUDIO_PER_KIND  # the gate's studio set: the model card's unless a test says less
     fit: FitOptions = field(default_factory=FitOptions)
+    caps: CapOptions = field(default_factory=CapOptions)  # no client, no burst above its share
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,14 @@ def learn(
             f"no corrections to learn from{held_note}: correct wrong answers on the result pages or with "
             "POST /api/v1/predictions/<id>/feedback, then run learn again"
         )
+    capping = weigh_corrections(
+        service.correction_log, [item.record_id for item in trained if item.corrected], options.caps
+    )
+    for line in capping.lines():
+        say(line)
     active = HeadModel.from_bytes(source.onnx)
     dataset = data.load()
-    head = _fit(active, trained, dataset, options, say)
+    head = _fit(active, trained, dataset, options, say, capping=capping)
     say("checking on the test images, the studio photos and the held-back uploads")
     sets = FixedSets.build(active, dataset, output / ".sets", per_kind=options.studio_per_kind)
     views = active.features([np.stack([item.picture for item in held])]) if held else np.zeros((2, 0, 1))
@@ -103,6 +110,7 @@ def learn(
     after = figures(head, sets, views, labels, corrected)
     decision = decide(before, after)
     card = _card(source.card, (before, after, decision), reading, options)
+    card["learning"]["capped"] = capping.as_dict()
     path = _export(active.with_head(head), head, card, source, output)
     return Outcome(card["version"], path, card, before, after, decision, reading)
 
@@ -115,7 +123,13 @@ def split_by_time(judged: list[Judged], held_back_share: float) -> tuple[list[Ju
 
 
 def _fit(
-    active: HeadModel, trained: list[Judged], dataset: data.FashionMNIST, options: LearnOptions, say: Say
+    active: HeadModel,
+    trained: list[Judged],
+    dataset: data.FashionMNIST,
+    options: LearnOptions,
+    say: Say,
+    *,
+    capping: Capping,
 ) -> Head:
     say("features of the users' uploads and of replayed data-set images")
     users, users_labels = _both_views(
@@ -129,9 +143,10 @@ def _fit(
         active.features([train.images[picks][..., None].astype(np.float32) / 255.0]),
         train.labels[picks].astype(np.int64),
     )
+    factors = np.tile(capping.per_upload([item.corrected for item in trained]), 2)  # both views alike
     weights = np.concatenate(
         [
-            np.full(len(users), options.users_share / len(users)),
+            options.users_share * factors / factors.sum(),
             np.full(len(replay), (1 - options.users_share) / len(replay)),
         ]
     )
@@ -167,6 +182,7 @@ def _card(
                 "replay": options.replay,
                 "steps": options.fit.steps,
                 "pull": options.fit.pull,
+                **options.caps.as_dict(),
             },
             "gate": {
                 "active": before.as_dict(),
