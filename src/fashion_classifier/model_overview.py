@@ -40,15 +40,17 @@ class ModelsOverview:
 def card_figures(card: Mapping[str, Any]) -> dict[str, float | None]:
     """The card's gate figures (a version made by `learn`), else its measured ones; None where absent.
 
-    A card made by `learn` copies its parent's `measured`: its non-garment figure is the parent's,
-    true by construction (the garment head is not refitted); test and studio come from its gate.
+    A card made by `learn` copies its parent's `measured`: where its gate measured no non-garments
+    (a `learn` that kept the garment head as it was), the parent's figure is its own.
     """
     candidate = _mapping(_mapping(_mapping(card.get("learning")).get("gate")).get("candidate"))
     measured = _mapping(card.get("measured"))
     return {
         "test": _number(candidate.get("test"), _mapping(card.get("test_set")).get("accuracy")),
         "studio": _number(candidate.get("studio"), _mapping(measured.get("studio")).get("accuracy")),
-        "non_garments": _number(_mapping(measured.get("non_garments")).get("flagged")),
+        "non_garments": _number(
+            candidate.get("non_garments_flagged"), _mapping(measured.get("non_garments")).get("flagged")
+        ),
         "held_back_corrections": _number(candidate.get("held_back_corrections")),
     }
 

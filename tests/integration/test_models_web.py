@@ -90,7 +90,7 @@ def test_the_page_lists_every_version_with_its_figures_and_which_answers_since_w
     page = client.get("/models").get_data(as_text=True)
 
     assert f"Answering now: version {learnt}, active since {active.since:%Y-%m-%d %H:%M} UTC." in page
-    assert f"`fashion-classifier models rollback` goes back to {shipped}." in page
+    assert f"A rollback returns to {shipped}." in page
     assert "<strong>active</strong>" in row(page, learnt) and "previous" in row(page, shipped)
     assert cells(row(page, learnt), "figure") == {
         "test": "93.91%",

@@ -101,4 +101,9 @@ def test_figures_come_from_the_card_and_are_none_where_it_has_none() -> None:
     learnt = {**shipped, "learning": {"learned_from": shipped["version"], "gate": {"candidate": gate}}}
     figures = card_figures(learnt)
     assert (figures["test"], figures["studio"], figures["held_back_corrections"]) == (0.9391, 0.872, 0.71)
+    assert (
+        figures["non_garments"] == shipped["measured"]["non_garments"]["flagged"]
+    )  # its parent's garment head
+    refitted = {**learnt, "learning": {"gate": {"candidate": {**gate, "non_garments_flagged": 0.9512}}}}
+    assert card_figures(refitted)["non_garments"] == 0.9512  # a garment head of its own: its gate's figure
     assert card_figures({"test_set": {"accuracy": "high"}, "learning": "?"}) == dict.fromkeys(figures)

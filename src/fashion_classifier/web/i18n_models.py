@@ -10,19 +10,18 @@ MODELS_TEXTS: dict[str, dict[str, str]] = {
         "zh": "当前使用的版本：{version}，自 {since} UTC 起启用。",
     },
     "models_previous": {
-        "en": "`fashion-classifier models rollback` goes back to {version}.",
-        "zh": "`fashion-classifier models rollback` 可退回到 {version}。",
+        "en": "A rollback returns to {version}.",
+        "zh": "回滚将回到 {version}。",
     },
     "models_none_kept": {
-        "en": "No model version is kept in the store yet (`fashion-classifier migrate` registers the shipped one); "
-        "this server answers with {version}.",
-        "zh": "存储中还没有保存任何模型版本（`fashion-classifier migrate` 会登记随附的模型）；此服务器当前使用 {version}。",
+        "en": "No model version is kept in the store yet (running fashion-classifier migrate registers the "
+        "shipped one); this server answers with {version}.",
+        "zh": "存储中还没有保存任何模型版本（运行 fashion-classifier migrate 会登记随附的模型）；此服务器当前使用 {version}。",
     },
     "models_table": {"en": "Kept versions, newest first", "zh": "已保存的版本（最新的在前）"},
     "col_version": {"en": "Version", "zh": "版本"},
     "col_state": {"en": "State", "zh": "状态"},
-    "col_added": {"en": "Added (UTC)", "zh": "添加时间 (UTC)"},
-    "col_added_by": {"en": "Added by", "zh": "添加者"},
+    "col_added": {"en": "Added (UTC), by", "zh": "添加时间 (UTC)、添加者"},
     "col_learned_from": {"en": "Learned from", "zh": "学习自"},
     "fig_test": {"en": "Test images", "zh": "测试图像"},
     "fig_studio": {"en": "Studio photos", "zh": "影棚照片"},

@@ -21,7 +21,7 @@ blueprint = Blueprint("models", __name__)
 blueprint.before_request(ensure_schema)
 CACHE_KEY = "correction_shares"
 # The chart's geometry (SVG user units): a row per class, its name, its bar, its figures.
-CHART = {"row": 26, "label": 132, "bar": 210, "width": 480}
+CHART = {"row": 28, "label": 104, "bar": 150, "width": 400}
 
 
 @blueprint.app_context_processor
