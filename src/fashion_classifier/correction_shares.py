@@ -1,4 +1,4 @@
-"""The live share of answers users corrected, per model version and class, over the newest uploads.
+"""The live share of answers users corrected, per model version and answer, over the newest uploads.
 
 Read through the service's paged history (newest first), at most `window` records: the cost is a
 bounded number of pages however large the store grows. SharesCache keeps the answer per process
@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from fashion_classifier.labels import CLASSES
+from fashion_classifier.labels import CLASSES, NOT_A_GARMENT
 from fashion_classifier.records import Page, Record
 from fashion_classifier.storage import MAX_PAGE_SIZE
 
 WINDOW = 10_000  # the newest uploads counted
 CACHE_SECONDS = 60.0
+# What the model may answer: one of the ten classes, or that the picture is none of them.
+ANSWERS: tuple[str, ...] = (*CLASSES, NOT_A_GARMENT)
 
 
 class History(Protocol):
@@ -43,11 +45,11 @@ class Share:
 
 @dataclass(frozen=True)
 class VersionShares:
-    """One model version's answers in the window: in all, and per class it answered."""
+    """One model version's answers in the window: in all, and per answer it gave."""
 
     version: str
     total: Share
-    by_class: dict[str, Share]  # every class, in CLASSES order
+    by_answer: dict[str, Share]  # every one of ANSWERS, in that order
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,14 @@ class CorrectionShares:
     versions: list[VersionShares]  # the version that answered last first
 
 
+def answer_of(record: Record) -> str:
+    """What the user was told: the class, or NOT_A_GARMENT when the model judged the picture none of the ten."""
+    return NOT_A_GARMENT if record.prediction.is_garment is False else record.label
+
+
 def is_corrected(record: Record) -> bool:
-    """A user's correction differs from the model's answer (a class, or any other value, e.g. "not a garment")."""
-    return record.corrected_label is not None and record.corrected_label != record.label
+    """A user's correction differs from the model's answer (any value: a class, NOT_A_GARMENT, or another)."""
+    return record.corrected_label is not None and record.corrected_label != answer_of(record)
 
 
 def newest_records(history: History, *, window: int = WINDOW) -> Iterator[Record]:
@@ -83,13 +90,13 @@ def newest_records(history: History, *, window: int = WINDOW) -> Iterator[Record
 def count(
     records: Iterable[Record], *, window: int = WINDOW, now: datetime | None = None
 ) -> CorrectionShares:
-    """Answers and corrections per (version, class); versions in the order they first appear."""
+    """Answers and corrections per (version, answer); versions in the order they first appear."""
     answers: Counter[tuple[str, str]] = Counter()
     corrected: Counter[tuple[str, str]] = Counter()
     versions: dict[str, None] = {}
     times: list[datetime] = []
     for record in records:
-        key = (record.model_version, record.label)
+        key = (record.model_version, answer_of(record))
         versions.setdefault(record.model_version)
         answers[key] += 1
         corrected[key] += is_corrected(record)
@@ -107,11 +114,11 @@ def count(
 def _version_shares(
     version: str, answers: Counter[tuple[str, str]], corrected: Counter[tuple[str, str]]
 ) -> VersionShares:
-    mine = [key for key in answers if key[0] == version]  # a label outside CLASSES counts in the total only
+    mine = [key for key in answers if key[0] == version]  # a label outside ANSWERS counts in the total only
     return VersionShares(
         version,
         Share(sum(answers[key] for key in mine), sum(corrected[key] for key in mine)),
-        {name: Share(answers[version, name], corrected[version, name]) for name in CLASSES},
+        {name: Share(answers[version, name], corrected[version, name]) for name in ANSWERS},
     )
 
 

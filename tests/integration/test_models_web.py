@@ -13,10 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from fashion_classifier.config import Settings
+from fashion_classifier.labels import NOT_A_GARMENT
 from fashion_classifier.service import PredictionService
 from fashion_classifier.storage import open_store
 from fashion_classifier.web import create_app
-from tests.pictures import dataset_png, first_of_class
+from tests.pictures import dataset_png, first_of_class, not_a_garment
 
 GATE = {"test": 0.9391, "studio": 0.872, "held_back": 0.84, "held_back_corrections": 0.71}
 
@@ -75,6 +76,17 @@ def upload(client: FlaskClient, *classes: int) -> list[dict[str, Any]]:
     return predictions
 
 
+def upload_bytes(client: FlaskClient, picture: bytes) -> list[dict[str, Any]]:
+    created = client.post(
+        "/api/v1/predictions",
+        data={"file": [(io.BytesIO(picture), "scan.png")]},
+        content_type="multipart/form-data",
+    )
+    assert created.status_code == 201
+    predictions: list[dict[str, Any]] = created.get_json()["predictions"]
+    return predictions
+
+
 def correct(client: FlaskClient, prediction: dict[str, Any], label: str) -> None:
     answer = client.post(f"/api/v1/predictions/{prediction['id']}/feedback", json={"label": label})
     assert answer.status_code == 200
@@ -111,28 +123,37 @@ def test_the_chart_and_table_count_the_answers_users_corrected(
     client: FlaskClient, service: PredictionService
 ) -> None:
     bag, coat, trouser, boot = upload(client, 8, 4, 1, 9)
-    correct(client, coat, "Shirt" if coat["label"] != "Shirt" else "Coat")
-    correct(client, trouser, "Dress" if trouser["label"] != "Dress" else "Trouser")
-    correct(client, bag, bag["label"])  # the user confirmed the answer: not a correction
+    (scan,) = upload_bytes(client, not_a_garment())
+    assert scan["is_garment"] is False  # the page told the user "not a garment; closest: ..."
+    said = {
+        coat["id"]: "Shirt" if coat["label"] != "Shirt" else "Coat",
+        trouser["id"]: "Dress" if trouser["label"] != "Dress" else "Trouser",
+        bag["id"]: bag["label"],  # the user confirmed the answer: not a correction
+        scan["id"]: NOT_A_GARMENT,  # agreed with the verdict: not a correction either
+    }
+    for prediction in (coat, trouser, bag, scan):
+        correct(client, prediction, said[prediction["id"]])
     expected: dict[str, tuple[int, int]] = {}
-    for prediction, fixed in [(bag, 0), (coat, 1), (trouser, 1), (boot, 0)]:
-        answers, corrected = expected.get(prediction["label"], (0, 0))
-        expected[prediction["label"]] = (answers + 1, corrected + fixed)
+    for prediction in (bag, coat, trouser, boot, scan):
+        answer = NOT_A_GARMENT if prediction["is_garment"] is False else prediction["label"]
+        answers, corrected = expected.get(answer, (0, 0))
+        expected[answer] = (answers + 1, corrected + (said.get(prediction["id"], answer) != answer))
     page = client.get("/models").get_data(as_text=True)
 
-    assert "Counted over the newest 4 uploads (at most 10,000)" in page
+    assert "Counted over the newest 5 uploads (at most 10,000)" in page
     chart = page[page.index('<div class="chart"') : page.index("</svg>")]
     table = cells(page[page.index('id="shares"') :], "class")
-    for label, (answers, corrected) in expected.items():
+    for answer, (answers, corrected) in expected.items():
         share = f"{100 * corrected / answers:.1f}%"
         bar = re.search(
-            rf'<g data-class="{re.escape(label)}">.*?<text class="value"[^>]*>([^<]*)</text>', chart, re.S
+            rf'<g data-class="{re.escape(answer)}">.*?<text class="value"[^>]*>([^<]*)</text>', chart, re.S
         )
-        assert bar and bar.group(1) == f"{share} ({corrected}/{answers})", label
-        assert table[label] == f"{share} ({corrected} of {answers})"
-    assert table[""] == "50.0% (2 of 4)"  # all classes
-    assert "50.0% of all its answers (2 of 4)" in chart  # the chart's description, for screen readers
-    assert sum(1 for label in table if table[label] == "-") == 10 - len(expected)
+        assert bar and bar.group(1) == f"{share} ({corrected}/{answers})", answer
+        assert table[answer] == f"{share} ({corrected} of {answers})"
+    assert table[NOT_A_GARMENT] == "0.0% (0 of 1)"
+    assert table[""] == "40.0% (2 of 5)"  # all answers
+    assert "40.0% of all its answers (2 of 5)" in chart  # the chart's description, for screen readers
+    assert sum(1 for answer in table if table[answer] == "-") == 11 - len(expected)
 
 
 def test_the_json_says_what_the_page_shows(
@@ -161,13 +182,13 @@ def test_the_json_says_what_the_page_shows(
     assert answered["version"] == body["versions"][1]["version"]
     assert answered["total"] == {"answers": 2, "corrected": 1, "share": 0.5}
     table = cells(page[page.index('id="shares"') :], "class")
-    for entry in answered["classes"]:
+    for entry in answered["answers"]:
         text = (
             "-"
             if not entry["answers"]
             else f"{100 * entry['share']:.1f}% ({entry['corrected']} of {entry['answers']})"
         )
-        assert table[entry["label"]] == text
+        assert table[entry["answer"]] == text
 
 
 def test_a_store_without_kept_versions_or_uploads_says_so(app: Flask, client: FlaskClient) -> None:

@@ -6,26 +6,21 @@ import json
 
 from fashion_classifier.config import DEFAULT_MODEL_PATH
 from fashion_classifier.correction_shares import CorrectionShares, Share, SharesCache, correction_shares
-from fashion_classifier.labels import CLASSES
+from fashion_classifier.labels import CLASSES, NOT_A_GARMENT
 from fashion_classifier.model_overview import card_figures
 from fashion_classifier.records import Prediction, Record, new_record_id, record_time
 from fashion_classifier.service import PredictionService
 from tests.fakes import MemoryStore
 
 
-def answered(store: MemoryStore, label: str, *, version: str = "v1", corrected: str | None = None) -> Record:
-    """A record the model answered `label` for, kept (and corrected) as the service would."""
+def answered(
+    store: MemoryStore, label: str, *, version: str = "v1", corrected: str | None = None, garment: bool = True
+) -> Record:
+    """A record the model answered `label` for (or "not a garment; closest: label"), kept and corrected."""
     record_id = new_record_id()
     probabilities = tuple(1.0 if name == label else 0.0 for name in CLASSES)
-    record = Record(
-        record_id,
-        record_time(record_id),
-        "x.png",
-        Prediction.from_probabilities(probabilities),
-        version,
-        28,
-        28,
-    )
+    prediction = Prediction.from_probabilities(probabilities, garment_score=0.9 if garment else 0.1)
+    record = Record(record_id, record_time(record_id), "x.png", prediction, version, 28, 28)
     store.add(record, None)  # type: ignore[arg-type]  # the counting never reads pictures
     if corrected is not None:
         store.set_correction(record_id, corrected)
@@ -37,18 +32,30 @@ def test_a_correction_counts_only_where_it_differs_from_the_answer_whatever_its_
     answered(store, "Coat", corrected="Shirt")
     answered(store, "Coat", corrected="Coat")  # the user confirmed the answer: not a correction
     answered(store, "Coat")
-    answered(store, "Bag", corrected="Not a garment")  # a value that is no class name
+    answered(store, "Bag", corrected=NOT_A_GARMENT)  # a value that is no class name
+    answered(store, "Bag", corrected="Hat")  # nor this one, which no correction should say: no crash
     answered(store, "Bag", version="v2", corrected="Ankle boot")
     shares = correction_shares(PredictionService(None, store))
     by_version = {v.version: v for v in shares.versions}
     assert [v.version for v in shares.versions] == ["v2", "v1"]  # the one that answered last first
-    assert by_version["v1"].total == Share(answers=4, corrected=2)
-    assert by_version["v1"].by_class["Coat"] == Share(answers=3, corrected=1)
-    assert by_version["v1"].by_class["Bag"] == Share(answers=1, corrected=1)
-    assert by_version["v1"].by_class["Shirt"] == Share(answers=0, corrected=0)
-    assert by_version["v1"].by_class["Shirt"].share is None
+    assert by_version["v1"].total == Share(answers=5, corrected=3)
+    assert by_version["v1"].by_answer["Coat"] == Share(answers=3, corrected=1)
+    assert by_version["v1"].by_answer["Bag"] == Share(answers=2, corrected=2)
+    assert by_version["v1"].by_answer["Shirt"] == Share(answers=0, corrected=0)
+    assert by_version["v1"].by_answer["Shirt"].share is None
     assert by_version["v2"].total.share == 1.0
-    assert list(by_version["v2"].by_class) == list(CLASSES)
+    assert list(by_version["v2"].by_answer) == [*CLASSES, NOT_A_GARMENT]
+
+
+def test_a_picture_judged_no_garment_was_answered_not_a_garment() -> None:
+    """The page said "not a garment; closest: Bag": agreeing is no correction, naming its class is one."""
+    store = MemoryStore()
+    answered(store, "Bag", garment=False, corrected=NOT_A_GARMENT)
+    answered(store, "Bag", garment=False, corrected="Bag")
+    answered(store, "Bag", garment=False)
+    (version,) = correction_shares(PredictionService(None, store)).versions
+    assert version.by_answer[NOT_A_GARMENT] == Share(answers=3, corrected=1)
+    assert version.by_answer["Bag"] == Share(answers=0, corrected=0)
 
 
 def test_only_the_newest_uploads_of_the_window_are_counted_across_pages() -> None:

@@ -11,6 +11,7 @@ from fashion_classifier.labels import (
     NOT_A_GARMENT_TEXT,
     NOT_A_GARMENT_TEXT_ZH,
 )
+from fashion_classifier.web.i18n_models import MODELS_TEXTS
 
 LANGUAGES = ("en", "zh")
 COOKIE = "lang"
@@ -90,6 +91,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "similar_uploads": {"en": "Similar uploads", "zh": "相似的上传"},
     "no_similar": {"en": "No similar uploads yet.", "zh": "还没有相似的上传。"},
     "similarity": {"en": "Similarity", "zh": "相似度"},
+    **MODELS_TEXTS,  # the models page's texts
 }
 
 

@@ -40,9 +40,14 @@ MODELS_TEXTS: dict[str, dict[str, str]] = {
     },
     "corrected_heading": {"en": "Answers users corrected", "zh": "被用户更正的回答"},
     "corrected_meaning": {
-        "en": "An answer counts as corrected when a user's correction differs from it, per class the model answered.",
-        "zh": "用户的更正与模型的回答不同，即算作被更正；按模型回答的类别统计。",
+        "en": "An answer counts as corrected when a user's correction differs from it: another class, or "
+        "“not a garment” for a class, or a class for “not a garment”. Counted per answer the model gave.",
+        "zh": "用户的更正与模型的回答不同，即算作被更正：改为另一个类别、把某个类别改为“非服装”，或把“非服装”改为某个类别。"
+        "按模型给出的回答统计。",
     },
+    "answer_not_garment": {"en": "Not a garment", "zh": "非服装"},
+    "col_answer": {"en": "Model's answer", "zh": "模型的回答"},
+    "all_answers": {"en": "All answers", "zh": "全部回答"},
     "corrected_window": {
         "en": "Counted over the newest {records} uploads (at most {window}), made from {oldest} to {newest} UTC; "
         "counted at {computed} UTC, again at most once a minute.",
@@ -55,14 +60,14 @@ MODELS_TEXTS: dict[str, dict[str, str]] = {
     },
     "chart_title": {"en": "Corrected answers of version {version}", "zh": "版本 {version} 被更正的回答"},
     "chart_desc": {
-        "en": "Bars: the share of the version's answers users corrected, per class; {share} of all its answers "
+        "en": "Bars: the share of the version's answers users corrected, per answer; {share} of all its answers "
         "({corrected} of {answers}). The table below gives every number.",
-        "zh": "条形表示该版本每个类别的回答中被用户更正的比例；全部回答中为 {share}（{answers} 个中 {corrected} 个）。"
+        "zh": "条形表示该版本每种回答中被用户更正的比例；全部回答中为 {share}（{answers} 个中 {corrected} 个）。"
         "下方表格列出全部数字。",
     },
     "corrected_of": {"en": "{corrected} of {answers}", "zh": "{answers} 个中 {corrected} 个"},
     "shares_table": {
-        "en": "Share of answers corrected, per class (rows) and version (columns)",
-        "zh": "被更正的回答比例，按类别（行）和版本（列）",
+        "en": "Share of answers corrected, per answer (rows) and version (columns)",
+        "zh": "被更正的回答比例，按回答（行）和版本（列）",
     },
 }

@@ -24,7 +24,8 @@ def list_models() -> Response:
         Every model version kept in the store with the figures of its model card (null where the
         card has none), which one is active and since when, and, over the newest uploads (at most
         corrections.window.limit, counted at most once a minute per worker), the share of each
-        version's answers that a user corrected to something else, per class the model answered.
+        version's answers that a user corrected to something else, per answer the model gave (a class,
+        or "Not a garment" for a picture it judged none of the ten).
       operationId: list_models
       responses:
         "200":
@@ -84,7 +85,7 @@ def list_models() -> Response:
                         description: the versions that answered in the window, the one that answered last first
                         items:
                           type: object
-                          required: [version, total, classes]
+                          required: [version, total, answers]
                           properties:
                             version: {type: string}
                             total:
@@ -94,14 +95,14 @@ def list_models() -> Response:
                                 answers: {type: integer, minimum: 0}
                                 corrected: {type: integer, minimum: 0}
                                 share: {type: number, minimum: 0, maximum: 1, nullable: true}
-                            classes:
+                            answers:
                               type: array
-                              description: per class the model answered, the ten in the data set's order
+                              description: per answer the model gave, the ten classes in the data set's order, then "Not a garment"
                               items:
                                 type: object
-                                required: [label, answers, corrected, share]
+                                required: [answer, answers, corrected, share]
                                 properties:
-                                  label: {$ref: "#/components/schemas/ClassName"}
+                                  answer: {$ref: "#/components/schemas/Correction"}
                                   answers: {type: integer, minimum: 0}
                                   corrected: {type: integer, minimum: 0}
                                   share: {type: number, minimum: 0, maximum: 1, nullable: true, description: corrected / answers; null without answers}
@@ -148,7 +149,7 @@ def _version(version: VersionShares) -> dict[str, Any]:
     return {
         "version": version.version,
         "total": _share(version.total),
-        "classes": [{"label": name, **_share(share)} for name, share in version.by_class.items()],
+        "answers": [{"answer": name, **_share(share)} for name, share in version.by_answer.items()],
     }
 
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, current_app, g, render_template
+from flask import Blueprint, current_app, render_template
 
 from fashion_classifier.correction_shares import (
+    ANSWERS,
     CACHE_SECONDS,
     WINDOW,
     CorrectionShares,
     SharesCache,
     correction_shares,
 )
+from fashion_classifier.labels import NOT_A_GARMENT
 from fashion_classifier.model_overview import FIGURES, ModelsOverview, overview
-from fashion_classifier.web.i18n_models import MODELS_TEXTS
 from fashion_classifier.web.inputs import ensure_schema, service
 
 blueprint = Blueprint("models", __name__)
@@ -22,13 +21,6 @@ blueprint.before_request(ensure_schema)
 CACHE_KEY = "correction_shares"
 # The chart's geometry (SVG user units): a row per class, its name, its bar, its figures.
 CHART = {"row": 28, "label": 104, "bar": 150, "width": 400}
-
-
-@blueprint.app_context_processor
-def _models_texts() -> dict[str, Any]:
-    """`tm`: this page's texts (and the navigation's link to it) in the page's language."""
-    lang = g.get("lang", "en")
-    return {"tm": {key: texts[lang] for key, texts in MODELS_TEXTS.items()}}
 
 
 def shares() -> CorrectionShares:
@@ -59,5 +51,7 @@ def models_page() -> str:
         answering=service().model_version,
         shares=shares(),
         figures=FIGURES,
+        answers=ANSWERS,
+        not_a_garment=NOT_A_GARMENT,
         chart=CHART,
     )
