@@ -19,7 +19,7 @@ from fashion_classifier.web.inputs import ensure_schema, service
 blueprint = Blueprint("models", __name__)
 blueprint.before_request(ensure_schema)
 CACHE_KEY = "correction_shares"
-# The chart's geometry (SVG user units): a row per class, its name, its bar, its figures.
+# The chart's geometry (SVG user units): a row per answer: its name, its bar, its figures.
 CHART = {"row": 28, "label": 104, "bar": 150, "width": 400}
 
 
