@@ -28,6 +28,11 @@ class ClientHasher:
         self._key, self._key_file = key, key_file  # no key: read (or made) on first use
 
     @classmethod
+    def random(cls) -> ClientHasher:
+        """A key of this object's own (a service made without settings: tests, one-off tools)."""
+        return cls(secrets.token_bytes(32))
+
+    @classmethod
     def from_settings(cls, settings: Settings) -> ClientHasher:
         return cls(settings.client_key.encode() if settings.client_key else None)
 

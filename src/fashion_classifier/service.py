@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,15 +26,7 @@ from fashion_classifier.preprocessing import (
     pixel_count,
     to_model_input,
 )
-from fashion_classifier.records import (
-    Neighbour,
-    Page,
-    Record,
-    StoredImage,
-    from_millis,
-    new_record_id,
-    record_time,
-)
+from fashion_classifier.records import Neighbour, Page, Record, StoredImage, new_record_id, record_time
 from fashion_classifier.service_models import ServiceModels
 from fashion_classifier.storage import MAX_PAGE_SIZE, PredictionStore, StoreUnavailable, store_from_settings
 from fashion_classifier.storage.base import LoggedCorrection
@@ -87,7 +77,7 @@ class PredictionService(ServiceModels):
         self._classifier = classifier  # None: opened for store work only (migrate, export)
         self._store = store
         self._limits = limits or Limits()
-        self._clients = clients or ClientHasher(secrets.token_bytes(32))
+        self._clients = clients or ClientHasher.random()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, with_model: bool = True) -> PredictionService:
@@ -255,9 +245,8 @@ class PredictionService(ServiceModels):
         record = self._store.set_correction(record_id, label)
         if record is None:
             raise RecordNotFound(f"no prediction with id {record_id}")
-        # Who (`client`, the sender's address: the log keeps a keyed hash of it) and when.
-        at = from_millis(time.time_ns() // 1_000_000)  # milliseconds, as both stores keep times
-        self._store.log_correction(LoggedCorrection(record_id, at, self._clients(client), label))
+        # Who sent it (`client`: the sender's address, of which the log keeps a keyed hash) and when.
+        self._store.log_correction(LoggedCorrection.now(record_id, self._clients(client), label))
         return record
 
     def correction_log(self, record_ids: Sequence[uuid.UUID]) -> list[LoggedCorrection]:

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import builtins
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from fashion_classifier.records import ActiveModel, ModelVersion, Neighbour, Page, Record, StoredImage
+from fashion_classifier.records import (
+    ActiveModel,
+    ModelVersion,
+    Neighbour,
+    Page,
+    Record,
+    StoredImage,
+    from_millis,
+)
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -27,6 +36,11 @@ class LoggedCorrection:
     at: datetime
     client: str
     label: str
+
+    @classmethod
+    def now(cls, record_id: uuid.UUID, client: str, label: str) -> LoggedCorrection:
+        """Logged at this moment, in whole milliseconds (as both stores keep times)."""
+        return cls(record_id, from_millis(time.time_ns() // 1_000_000), client, label)
 
 
 class PredictionStore(Protocol):
