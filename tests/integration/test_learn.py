@@ -25,7 +25,7 @@ from fashion_classifier.storage import open_store
 from fashion_classifier.training import data, studio
 from fashion_classifier.web import create_app
 
-SMALL = LearnOptions(replay=500, studio_per_kind=10, fit=FitOptions(steps=150))
+SMALL = LearnOptions(replay=500, studio_per_kind=10, non_garments_per_family=12, fit=FitOptions(steps=150))
 
 
 def upload(client: FlaskClient, picture: bytes, name: str) -> dict:
@@ -75,6 +75,10 @@ def test_learn_makes_a_candidate_that_answers_what_users_corrected(tmp_path: Pat
     assert card["learning"]["learned_from"] == Classifier.load(model_path).version
     assert card["learning"]["corrections"] == len(corrected)
     assert card["embedding_version"] == card["learning"]["learned_from"]
+    # Class corrections of pictures judged garments say nothing against the verdict: its head stays.
+    assert card["learning"]["garment_head"]["refitted"] is False
+    gate_figures = card["learning"]["gate"]
+    assert gate_figures["candidate"]["non_garments_flagged"] == gate_figures["active"]["non_garments_flagged"]
     assert (outcome.path.parent / "fashion_cnn.onnx").exists()  # the float twin
     # Held back: the newest fifth, never trained on; the rest the candidate learned from.
     trained_on = corrected[: len(corrected) - round(len(photos) * 0.2)]

@@ -132,11 +132,20 @@ def _report(outcome: Outcome) -> None:
             outcome.active.held_back_corrections,
             outcome.candidate.held_back_corrections,
         ),
+        ("non-garments flagged", outcome.active.non_garments_flagged, outcome.candidate.non_garments_flagged),
+        ("test images kept", outcome.active.test_kept, outcome.candidate.test_kept),
+        ("studio photos kept", outcome.active.studio_kept, outcome.candidate.studio_kept),
     )
     print(f"{'set':<24}{'active':>10}{'candidate':>12}")
     for name, before, after in rows:
         print(f"{name:<24}{before:>10.2%}{after:>12.2%}")
-    print("non-garments: unchanged (the garment head and the features are not refitted)")
+    garment = outcome.card["learning"]["garment_head"]
+    print(
+        f"garment head refitted ({garment['not_a_garment_corrections']} 'not a garment', "
+        f"{garment['class_corrections']} class corrections)"
+        if garment["refitted"]
+        else "garment head unchanged: no correction of the verdict to learn from"
+    )
     print(f"candidate {outcome.version}: {outcome.path}")
     capped = outcome.card["learning"]["capped"]
     print(

@@ -9,21 +9,32 @@ from datetime import datetime
 
 import numpy as np
 
-from fashion_classifier.labels import CLASSES
+from fashion_classifier.labels import CLASSES, CORRECTIONS, NOT_A_GARMENT
 from fashion_classifier.preprocessing import InvalidImage, preprocess_bytes
 from fashion_classifier.records import Record
 from fashion_classifier.service import MAX_PAGE_SIZE, PredictionService, RecordNotFound
 
+NOT_GARMENT = -1  # Judged.label of a picture a user said is none of the ten garments
+
 
 @dataclass(frozen=True)
 class Judged:
-    """One upload and the class a user gave it (a correction) or let stand (no correction)."""
+    """One upload and the class a user gave it (a correction) or let stand (no correction).
+
+    `flagged`: the upload was judged not a garment (keyword only, after any field with a default).
+    """
 
     created_at: datetime
     picture: np.ndarray  # the model input, (28, 28, 1)
-    label: int
+    label: int  # a class index, or NOT_GARMENT: a user said it is none of the ten
     corrected: bool
     record_id: uuid.UUID | None = None  # to look up who sent its correction (learning/weights.py)
+    flagged: bool = False
+
+    @property
+    def corrects_verdict(self) -> bool:
+        """A correction about the verdict: "not a garment", or a class for a picture flagged as none."""
+        return self.corrected and (self.label == NOT_GARMENT or self.flagged)
 
 
 @dataclass
@@ -40,19 +51,23 @@ class Reading:
     def corrections(self) -> int:
         return sum(item.corrected for item in self.judged)
 
+    @property
+    def verdict_corrections(self) -> int:
+        return sum(item.corrects_verdict for item in self.judged)
+
 
 def read_judged(service: PredictionService, *, max_uncorrected: int) -> Reading:
     """Every correction, and up to `max_uncorrected` of the newest uploads nobody corrected.
 
     An upload judged not to be a garment is left out unless corrected: that the user let its
-    closest class stand says nothing.
+    closest class stand says nothing. A "not a garment" correction has the label NOT_GARMENT.
     """
     reading = Reading()
     for record in _uploads(service, max_uncorrected):
         if record.corrected_label is None and record.prediction.is_garment is False:
             continue
         label = record.corrected_label or record.label
-        if label not in CLASSES:
+        if label not in CORRECTIONS:
             reading.skip("label not one of the ten classes")
             continue
         picture = _picture(service, record, reading)
@@ -61,9 +76,10 @@ def read_judged(service: PredictionService, *, max_uncorrected: int) -> Reading:
                 Judged(
                     record.created_at,
                     picture,
-                    CLASSES.index(label),
+                    NOT_GARMENT if label == NOT_A_GARMENT else CLASSES.index(label),
                     record.corrected_label is not None,
                     record.id,
+                    flagged=record.prediction.is_garment is False,
                 )
             )
     reading.judged.sort(key=lambda item: item.created_at)

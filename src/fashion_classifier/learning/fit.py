@@ -19,7 +19,7 @@ class FitOptions:
     pull: float = 1e-3
 
 
-class _Adam:
+class Adam:
     """Adam's running moments for one parameter array, updated in place."""
 
     def __init__(self, param: np.ndarray, learning_rate: float) -> None:
@@ -48,7 +48,7 @@ def fit_head(
     targets = np.eye(start.weights.shape[1])[labels]
     share = weights / weights.sum()
     head = Head(start.weights.copy(), start.bias.copy())
-    optimisers = (_Adam(head.weights, options.learning_rate), _Adam(head.bias, options.learning_rate))
+    optimisers = (Adam(head.weights, options.learning_rate), Adam(head.bias, options.learning_rate))
     for step in range(1, options.steps + 1):
         logits = features @ head.weights + head.bias
         logits -= logits.max(axis=1, keepdims=True)

@@ -3,12 +3,15 @@ the corrections held back from its own training."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from fashion_classifier.learning.examples import NOT_GARMENT
+from fashion_classifier.learning.garment import GarmentHead
 from fashion_classifier.learning.heads import Head, HeadModel
+from fashion_classifier.learning.non_garments import GATE_PER_FAMILY, gate_inputs
 from fashion_classifier.preprocessing import preprocess_bytes
 from fashion_classifier.training import data, studio
 
@@ -24,7 +27,14 @@ class Figures:
     test: float
     studio: float
     held_back: float
-    held_back_corrections: float  # of the held-back corrections, the share answered as corrected
+    # Of the held-back corrections, the share answered as the user said: a class as that class,
+    # judged a garment; "not a garment" flagged.
+    held_back_corrections: float
+    # The verdict (0 for all three on a model without one): the fixed non-garments it flags, the
+    # test images and studio photos it keeps as garments.
+    non_garments_flagged: float = 0.0
+    test_kept: float = 0.0
+    studio_kept: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {name: round(value, 4) for name, value in asdict(self).items()}
@@ -44,10 +54,18 @@ class FixedSets:
     test_labels: np.ndarray
     studio: np.ndarray
     studio_labels: np.ndarray
+    # The model card's non-garments, from sources never trained on (learning/non_garments.py).
+    non_garments: np.ndarray = field(default_factory=lambda: np.zeros((2, 0, 0)))
 
     @classmethod
     def build(
-        cls, model: HeadModel, dataset: data.FashionMNIST, cache: Path, *, per_kind: int = STUDIO_PER_KIND
+        cls,
+        model: HeadModel,
+        dataset: data.FashionMNIST,
+        cache: Path,
+        *,
+        per_kind: int = STUDIO_PER_KIND,
+        per_family: int = GATE_PER_FAMILY,
     ) -> FixedSets:
         test = dataset.test
         pictures, labels = studio_inputs(dataset, cache, per_kind)
@@ -56,6 +74,7 @@ class FixedSets:
             test.labels.astype(np.int64),
             model.features([pictures]),
             labels,
+            model.features([gate_inputs(cache, per_family)]),
         )
 
 
@@ -75,15 +94,40 @@ def studio_inputs(dataset: data.FashionMNIST, cache: Path, per_kind: int) -> tup
 
 
 def figures(
-    head: Head, sets: FixedSets, held: np.ndarray, held_labels: np.ndarray, corrected: np.ndarray
+    head: Head,
+    sets: FixedSets,
+    held: np.ndarray,
+    held_labels: np.ndarray,
+    corrected: np.ndarray,
+    *,
+    garment: GarmentHead | None = None,
 ) -> Figures:
-    held_hits = head.predict(held) == held_labels if len(held_labels) else np.zeros(0, bool)
+    """One candidate's (or the active model's) heads on every set; held_labels NOT_GARMENT: "not a garment"."""
+    predicted = head.predict(held) if len(held_labels) else np.zeros(0, np.int64)
+    flagged = (
+        garment.flagged(held)
+        if garment is not None and len(held_labels)
+        else np.zeros(len(held_labels), bool)
+    )
+    classed = held_labels != NOT_GARMENT
+    said = np.where(classed, (predicted == held_labels) & ~flagged, flagged)
     return Figures(
         test=float(np.mean(head.predict(sets.test) == sets.test_labels)),
         studio=float(np.mean(head.predict(sets.studio) == sets.studio_labels)),
-        held_back=float(held_hits.mean()) if len(held_hits) else 0.0,
-        held_back_corrections=float(held_hits[corrected].mean()) if corrected.any() else 0.0,
+        held_back=float(np.mean(predicted[classed] == held_labels[classed])) if classed.any() else 0.0,
+        held_back_corrections=float(said[corrected].mean()) if corrected.any() else 0.0,
+        **_verdict_figures(garment, sets),
     )
+
+
+def _verdict_figures(garment: GarmentHead | None, sets: FixedSets) -> dict[str, float]:
+    if garment is None or not sets.non_garments.shape[1]:
+        return {}
+    return {
+        "non_garments_flagged": float(garment.flagged(sets.non_garments).mean()),
+        "test_kept": float(1 - garment.flagged(sets.test).mean()),
+        "studio_kept": float(1 - garment.flagged(sets.studio).mean()),
+    }
 
 
 def decide(active: Figures, candidate: Figures) -> Decision:
@@ -99,6 +143,17 @@ def decide(active: Figures, candidate: Figures) -> Decision:
         )
     if candidate.studio < active.studio:
         reasons.append(f"studio photos: {candidate.studio:.2%} against {active.studio:.2%} (lost)")
+    if candidate.non_garments_flagged < active.non_garments_flagged:
+        reasons.append(
+            f"non-garments: {candidate.non_garments_flagged:.2%} flagged, against "
+            f"{active.non_garments_flagged:.2%} (lost)"
+        )
+    kept = ((candidate.test_kept, active.test_kept), (candidate.studio_kept, active.studio_kept))
+    if any(now < before - MAX_TEST_LOSS for now, before in kept):
+        reasons.append(
+            f"garments kept: test images {candidate.test_kept:.2%} against {active.test_kept:.2%}, studio "
+            f"photos {candidate.studio_kept:.2%} against {active.studio_kept:.2%} (more than 0.5 points lost)"
+        )
     if candidate.held_back_corrections <= active.held_back_corrections:
         reasons.append(
             f"held-back corrections: {candidate.held_back_corrections:.2%} answered as corrected, against "

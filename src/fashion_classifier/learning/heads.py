@@ -87,19 +87,21 @@ class HeadModel:
 
 
 def replace_class_head(model: onnx.ModelProto, head: Head) -> onnx.ModelProto:
-    names = find_class_head(model)
+    return replace_head(model, find_class_head(model), head.weights, head.bias)
+
+
+def replace_head(
+    model: onnx.ModelProto, names: HeadNames, weights: np.ndarray, bias: np.ndarray
+) -> onnx.ModelProto:
+    """A copy of `model` whose initializers `names` name hold `weights` and `bias` (shapes kept)."""
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     for initializer in copy.graph.initializer:
-        if initializer.name == names.weights:
+        value = {names.weights: weights, names.bias: bias}.get(initializer.name)
+        if value is not None:
             shape = tuple(initializer.dims)
             initializer.CopyFrom(
-                numpy_helper.from_array(head.weights.astype(np.float32).reshape(shape), names.weights)
-            )
-        elif initializer.name == names.bias:
-            shape = tuple(initializer.dims)
-            initializer.CopyFrom(
-                numpy_helper.from_array(head.bias.astype(np.float32).reshape(shape), names.bias)
+                numpy_helper.from_array(np.asarray(value, np.float32).reshape(shape), initializer.name)
             )
     return copy
 
@@ -107,17 +109,29 @@ def replace_class_head(model: onnx.ModelProto, head: Head) -> onnx.ModelProto:
 def find_class_head(model: onnx.ModelProto) -> HeadNames:
     """The MatMul/Gemm (+ Add) feeding the Softmax of the class output, found by walking back."""
     producers = {output: node for node in model.graph.node for output in node.output}
-    initializers = {i.name for i in model.graph.initializer}
     node = producers[CLASS_OUTPUT]
     if node.op_type != "Softmax":
         raise ValueError(f"the model's '{CLASS_OUTPUT}' is not a softmax: cannot learn its head")
-    node = producers[node.input[0]]
+    names = linear_layer(model, node.input[0])
+    if names is None:
+        raise ValueError("the model's class head is not a linear layer on features: cannot learn it")
+    return names
+
+
+def linear_layer(model: onnx.ModelProto, tensor: str) -> HeadNames | None:
+    """The linear layer (Gemm, or MatMul then Add, on float features) that makes `tensor`, if one does."""
+    producers = {output: node for node in model.graph.node for output in node.output}
+    initializers = {i.name for i in model.graph.initializer}
+    node = producers.get(tensor)
+    if node is None:
+        return None
     if node.op_type == "Gemm" and not any(a.name == "transB" and a.i for a in node.attribute):
         # the int8 model: features, weights, bias in one node
         return HeadNames(features=node.input[0], weights=node.input[1], bias=node.input[2])
     if node.op_type == "Add":  # the float model: MatMul, then Add of the bias
-        bias = next(name for name in node.input if name in initializers)
-        matmul = producers[next(name for name in node.input if name not in initializers)]
-        if matmul.op_type == "MatMul" and matmul.input[1] in initializers:
+        bias = next((name for name in node.input if name in initializers), None)
+        operand = next((name for name in node.input if name not in initializers), None)
+        matmul = producers.get(operand or "")
+        if bias and matmul is not None and matmul.op_type == "MatMul" and matmul.input[1] in initializers:
             return HeadNames(features=matmul.input[0], weights=matmul.input[1], bias=bias)
-    raise ValueError("the model's class head is not a linear layer on features: cannot learn it")
+    return None

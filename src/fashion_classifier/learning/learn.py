@@ -14,10 +14,13 @@ from typing import Any
 import numpy as np
 import onnx
 
-from fashion_classifier.learning.examples import Judged, Reading, read_judged
+from fashion_classifier.learning.examples import NOT_GARMENT, Judged, Reading, read_judged
 from fashion_classifier.learning.fit import FitOptions, fit_head
+from fashion_classifier.learning.garment import GarmentHead, replace_garment_head
 from fashion_classifier.learning.gate import STUDIO_PER_KIND, Decision, Figures, FixedSets, decide, figures
 from fashion_classifier.learning.heads import Head, HeadModel, replace_class_head
+from fashion_classifier.learning.non_garments import GATE_PER_FAMILY
+from fashion_classifier.learning.verdict_fit import VerdictOptions, VerdictRefit, refit_verdict
 from fashion_classifier.learning.weights import CapOptions, Capping, weigh_corrections
 from fashion_classifier.service import PredictionService
 from fashion_classifier.training import data
@@ -38,6 +41,8 @@ class LearnOptions:
     replay: int = 5000
     seed: int = 0
     studio_per_kind: int = STUDIO_PER_KIND  # the gate's studio set: the model card's unless a test says less
+    non_garments_per_family: int = GATE_PER_FAMILY  # the gate's non-garments: the model card's 1,500
+    verdict: VerdictOptions = field(default_factory=VerdictOptions)  # refitting the garment head
     fit: FitOptions = field(default_factory=FitOptions)
     caps: CapOptions = field(default_factory=CapOptions)  # no client, no burst above its share
 
@@ -82,8 +87,10 @@ def learn(
     say(
         f"read {len(reading.judged)} uploads, {reading.corrections} corrected; skipped {reading.skipped or 'none'}"
     )
-    trained, held = split_by_time(reading.judged, options.held_back_share)
-    if not any(item.corrected for item in trained):
+    everything, held = split_by_time(reading.judged, options.held_back_share)
+    # The class head learns classes; a "not a garment" correction teaches the garment head only.
+    trained = [item for item in everything if item.label != NOT_GARMENT]
+    if not any(item.corrected for item in everything):
         held_note = (
             f" ({reading.corrections} among the newest uploads, held back to check on)"
             if reading.corrections
@@ -101,17 +108,38 @@ def learn(
     active = HeadModel.from_bytes(source.onnx)
     dataset = data.load()
     head = _fit(active, trained, dataset, options, say, capping=capping)
-    say("checking on the test images, the studio photos and the held-back uploads")
-    sets = FixedSets.build(active, dataset, output / ".sets", per_kind=options.studio_per_kind)
+    # The corrections the garment head may learn from, capped as the class head's are.
+    verdict_caps = weigh_corrections(
+        service.correction_log, [item.record_id for item in everything if item.corrected], options.caps
+    )
+    verdict = refit_verdict(
+        active,
+        source.card,
+        everything,
+        dataset,
+        cache=output / ".sets",
+        options=options.verdict,
+        caps=verdict_caps.factors,
+    )
+    say(verdict.summary())
+    say("checking on the test images, the studio photos, the non-garments and the held-back uploads")
+    sets = FixedSets.build(
+        active,
+        dataset,
+        output / ".sets",
+        per_kind=options.studio_per_kind,
+        per_family=options.non_garments_per_family,
+    )
     views = active.features([np.stack([item.picture for item in held])]) if held else np.zeros((2, 0, 1))
     labels = np.array([item.label for item in held], dtype=np.int64)
     corrected = np.array([item.corrected for item in held], dtype=bool)
-    before = figures(active.head, sets, views, labels, corrected)
-    after = figures(head, sets, views, labels, corrected)
+    before = figures(active.head, sets, views, labels, corrected, garment=verdict.active)
+    after = figures(head, sets, views, labels, corrected, garment=verdict.head)
     decision = decide(before, after)
     card = _card(source.card, (before, after, decision), reading, options)
+    card["learning"]["garment_head"] = verdict.as_card()
     card["learning"]["capped"] = capping.as_dict()
-    path = _export(active.with_head(head), head, card, source, output)
+    path = _export(_with_verdict(active.with_head(head), verdict), (head, verdict), card, source, output)
     return Outcome(card["version"], path, card, before, after, decision, reading)
 
 
@@ -172,7 +200,9 @@ def _card(
         "learning": {
             "learned_from": active.get("version"),
             "method": "class head refitted on users' corrections and uncorrected uploads, with replayed "
-            "training images; features and garment head unchanged",
+            "training images; garment head refitted only when corrections say it erred (garment_head); "
+            "features unchanged",
+            "verdict_corrections": reading.verdict_corrections,
             "corrections": reading.corrections,
             "uploads": len(reading.judged),
             "skipped": reading.skipped,
@@ -194,8 +224,18 @@ def _card(
     }
 
 
+def _with_verdict(model: onnx.ModelProto, verdict: VerdictRefit) -> onnx.ModelProto:
+    """The model with the refitted garment head, if it was refitted."""
+    refitted: GarmentHead | None = verdict.head if verdict.refitted else None
+    return model if refitted is None else replace_garment_head(model, refitted)
+
+
 def _export(
-    candidate: onnx.ModelProto, head: Head, card: dict[str, Any], source: ActiveSource, output: Path
+    candidate: onnx.ModelProto,
+    heads: tuple[Head, VerdictRefit],
+    card: dict[str, Any],
+    source: ActiveSource,
+    output: Path,
 ) -> Path:
     """The candidate's int8 file (and its float twin when the active one has one), with cards."""
     data_bytes = candidate.SerializeToString()
@@ -207,7 +247,7 @@ def _export(
     path.write_bytes(data_bytes)
     _write_json(path.with_suffix(".json"), card)
     if source.float_twin is not None:
-        twin = replace_class_head(onnx.load(str(source.float_twin)), head)
+        twin = _with_verdict(replace_class_head(onnx.load(str(source.float_twin)), heads[0]), heads[1])
         (folder / "fashion_cnn.onnx").write_bytes(twin.SerializeToString())
         float_card = json.loads(source.float_twin.with_suffix(".json").read_text())
         float_card.update(version=card["version"] + "-float", learning=card["learning"])
