@@ -10,14 +10,8 @@ models promote` and `models rollback` run.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +20,7 @@ import requests
 
 from tests.cassandra_node import cassandra_test_url
 from tests.e2e.conftest import ROOT, Server, start_server, stop_server
-from tests.e2e.test_metrics import scrape
+from tests.e2e.live_uploads import Uploads, models_cli, served_versions
 from tests.pictures import dataset_png, first_of_class
 
 onnx = pytest.importorskip("onnx", reason="editing a model's head needs onnx (the train extra)")
@@ -34,7 +28,6 @@ numpy_helper = pytest.importorskip("onnx.numpy_helper")
 
 SHIPPED = ROOT / "models" / "fashion_cnn.int8.onnx"
 BAG = 8
-SWITCH_WITHIN_S = 30 + 30  # what the issue promises, and a margin for a busy shared machine
 CLIENTS = 3
 
 
@@ -54,52 +47,6 @@ def bag_leaning_model(folder: Path, version: str) -> Path:
     card.update(version=version, embedding_version=parent, learning={"learned_from": parent})
     path.with_suffix(".json").write_text(json.dumps(card))
     return path
-
-
-def models_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "fashion_classifier.cli", "models", *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-@dataclass
-class Uploads:
-    """Clients uploading a coat without pause; every answer's status and model version, in order."""
-
-    url: str
-    answers: list[tuple[int, str | None, str | None]] = field(default_factory=list)  # status, version, label
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        png, _ = dataset_png(first_of_class(4))  # a coat
-        while not self._stop.is_set():
-            try:
-                answer = requests.post(
-                    f"{self.url}/api/v1/predictions", files={"file": ("c.png", png)}, timeout=60
-                )
-                record = answer.json()["predictions"][0] if answer.status_code == 201 else {}
-                self.answers.append((answer.status_code, record.get("model_version"), record.get("label")))
-            except requests.RequestException as exc:
-                self.answers.append((0, repr(exc), None))
-
-    def wait_for(self, version: str) -> None:
-        """Until the last 30 answers (from every client, so both workers) are all by `version`."""
-        deadline = time.monotonic() + SWITCH_WITHIN_S
-        while time.monotonic() < deadline:
-            recent = self.answers[-30:]
-            if len(recent) == 30 and all(v == version for _, v, _ in recent):
-                return
-            time.sleep(0.5)
-        raise AssertionError(
-            f"still answering with {set(a[1] for a in self.answers[-30:])}, not only {version}"
-        )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("cassandra", marks=pytest.mark.cassandra)])
@@ -122,9 +69,7 @@ def test_promote_and_rollback_reach_every_worker_without_a_failed_upload(
     added = models_cli(url, "add", str(bag_leaning_model(tmp_path, version)))
     assert added.returncode == 0, added.stderr
     uploads = Uploads(server.url)
-    clients = [threading.Thread(target=uploads.run, daemon=True) for _ in range(CLIENTS)]
-    for client in clients:
-        client.start()
+    clients = uploads.start(CLIENTS)
     try:
         uploads.wait_for(shipped)
         dress = upload(server, dataset_png(first_of_class(3))[0])  # one of a kind, by the shipped model
@@ -141,9 +86,7 @@ def test_promote_and_rollback_reach_every_worker_without_a_failed_upload(
         assert requests.get(f"{server.url}/readyz", timeout=10).json()["model"] == shipped
         assert served_versions(server) == {shipped}
     finally:
-        uploads._stop.set()
-        for client in clients:
-            client.join(timeout=90)
+        uploads.stop(clients)
     assert [a for a in uploads.answers if a[0] != 201] == []
     assert {v for _, v, _ in uploads.answers[before:]} == {shipped, version}
     assert {label for _, v, label in uploads.answers if v == version} == {"Bag"}  # its answers differ
@@ -154,14 +97,6 @@ def upload(server: Server, picture: bytes) -> str:
     answer = requests.post(f"{server.url}/api/v1/predictions", files={"file": ("d.png", picture)}, timeout=60)
     assert answer.status_code == 201
     return str(answer.json()["predictions"][0]["id"])
-
-
-def served_versions(server: Server) -> set[str]:
-    return {
-        dict(labels)["version"]
-        for (name, labels), v in scrape(server).items()
-        if name == "fashion_model_info" and v
-    }
 
 
 def assert_search_finds(server: Server, record_id: str, *, answered_by: str) -> None:
