@@ -87,6 +87,7 @@ def test_corrections_learned_promoted_to_every_worker_and_rolled_back_without_a_
         learned = [classify(server, photo) for photo, _ in corrected]
         assert {record["model_version"] for record in learned} == {version}
         now_right = sum(r["label"] == CLASSES[p.label] for r, (p, _) in zip(learned, corrected, strict=True))
+        print(f"{version} answers {now_right} of the {len(corrected)} corrected pictures as corrected")
         assert now_right > 0, f"the learned version answers none of the {len(corrected)} as corrected"
 
         rolled_back = models_cli(url, "rollback")
