@@ -30,7 +30,7 @@ from fashion_classifier.storage import PredictionStore, open_store
 from fashion_classifier.storage.base import LoggedCorrection
 from fashion_classifier.training import data, studio
 
-SMALL = LearnOptions(replay=500, studio_per_kind=10, fit=FitOptions(steps=150))
+SMALL = LearnOptions(replay=500, studio_per_kind=10, non_garments_per_family=12, fit=FitOptions(steps=150))
 KEY = "poisoning test"
 ATTACKER = "198.51.100.66"
 HONEST = [f"10.0.0.{i}" for i in range(1, 41)]  # forty users
