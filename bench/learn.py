@@ -85,12 +85,7 @@ def main() -> int:
         "corrected": corrected,
         "poisoned": poisoned,
         "learn_seconds": round(learn_seconds, 1),
-        "gate": {
-            "passed": outcome.decision.passed,
-            "reasons": outcome.decision.reasons,
-            "active": outcome.active.as_dict(),
-            "candidate": outcome.candidate.as_dict(),
-        },
+        "gate": outcome.card["learning"]["gate"],  # active and candidate figures, passed, reasons
         **figures,
     }
     OUT.joinpath(f"{args.name}.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -106,12 +106,7 @@ def main() -> int:
         "corrected_to_a_class": said_class,
         "learn_seconds": round(learn_seconds, 1),
         "garment_head": outcome.card["learning"]["garment_head"],
-        "gate": {
-            "passed": outcome.decision.passed,
-            "reasons": outcome.decision.reasons,
-            "active": outcome.active.as_dict(),
-            "candidate": outcome.candidate.as_dict(),
-        },
+        "gate": outcome.card["learning"]["gate"],  # active and candidate figures, passed, reasons
         **_measure(settings.model_path, outcome.path, dataset, args.uploads),
     }
     OUT.joinpath(f"{args.name}.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -97,15 +97,20 @@ def attack(target: Target, rate: int, seconds: int, folder: Path) -> dict[str, f
     }
 
 
-def per_second_p99(results: Path) -> list[float]:
-    """p99 of the requests due in each second of the attack (ms)."""
+def answers(results: Path) -> list[tuple[int, float]]:
+    """(second the request was due, latency in ms) of every request of an attack."""
     text = subprocess.run(
         [str(vegeta()), "encode", "--to", "csv", str(results)], check=True, capture_output=True, text=True
     ).stdout
+    rows = (line.split(",", 3) for line in text.splitlines())
+    return [(int(row[0]) // 10**9, int(row[2]) / 1e6) for row in rows]
+
+
+def per_second_p99(results: Path) -> list[float]:
+    """p99 of the requests due in each second of the attack (ms)."""
     seconds: dict[int, list[float]] = {}
-    for line in text.splitlines():
-        fields = line.split(",", 3)
-        seconds.setdefault(int(fields[0]) // 10**9, []).append(int(fields[2]) / 1e6)
+    for due_s, latency_ms in answers(results):
+        seconds.setdefault(due_s, []).append(latency_ms)
     return [sorted(v)[min(len(v) - 1, int(len(v) * 0.99))] for v in seconds.values()]
 
 

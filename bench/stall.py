@@ -12,8 +12,6 @@ and the CPU the server and the node used. Writes docs/benchmarks/stall.{md,json}
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import re
@@ -97,7 +95,7 @@ def run_load(rate: int, duration: int, folder: Path) -> tuple[dict[int, Second],
         finally:
             stop.set()
             sampler.join()
-    for due_s, latency_ms in answers(folder / "results.bin"):
+    for due_s, latency_ms in open_loop.answers(folder / "results.bin"):
         seconds.setdefault(due_s, Second()).latencies_ms.append(latency_ms)
     return seconds, started
 
@@ -111,17 +109,6 @@ def sample_cpu(process: subprocess.Popen[bytes], seconds: dict[int, Second], sto
         second.server_cpu += cpu_used(before[0], now[0]) / (when - then)
         second.node_cpu += cpu_used(before[1], now[1]) / (when - then)
         before, then = now, when
-
-
-def answers(results: Path) -> list[tuple[int, float]]:
-    """(second the request was due, latency in ms) of every request vegeta sent."""
-    text = subprocess.run(
-        [str(open_loop.vegeta()), "encode", "--to", "csv", str(results)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [(int(row[0]) // 10**9, int(row[2]) / 1e6) for row in csv.reader(io.StringIO(text))]
 
 
 LOG_LINE = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ \S+ - (.*)")
